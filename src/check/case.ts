@@ -1,0 +1,42 @@
+/**
+ * One case: an era, a driver, a scenario and a schedule (preemptions), run once. Everything a
+ * counterexample needs to be reproduced is in a {@link Case}; its replay token encodes exactly that.
+ */
+import { driverByName } from '../drivers';
+import { eraByName } from '../eras';
+import { INVARIANTS } from '../invariants';
+import { execute, type ExecutionOptions, type ExecutionResult } from '../runtime/execution';
+import { buildExecution } from '../scenario/build';
+import type { Scenario } from '../scenario/scenario';
+import { PreemptionScheduler, type Preemption } from '../schedule/preemption';
+import type { NotifierDefinition } from '../notifier/definition';
+import type { Era } from '../eras/era';
+
+export const DEFAULT_MAX_STEPS = 2000;
+
+export interface Case {
+  readonly kernel: string;
+  readonly driver: string;
+  readonly scenario: Scenario;
+  readonly preemptions: readonly Preemption[];
+  readonly maxSteps: number;
+}
+
+export interface ResolvedTarget {
+  readonly era: Era;
+  readonly driver: NotifierDefinition<any>;
+}
+
+export function resolve(kernel: string, driver: string): ResolvedTarget {
+  return { era: eraByName(kernel), driver: driverByName(driver) };
+}
+
+/** Runs a case (fresh machine, preemption scheduler); `observe` is for reports only. */
+export function runCase(c: Case, target: ResolvedTarget = resolve(c.kernel, c.driver), observe?: ExecutionOptions['observe']): ExecutionResult {
+  const built = buildExecution(target.era, [target.driver], c.scenario);
+  return execute(built.machine, built.threads, new PreemptionScheduler(c.preemptions), {
+    maxSteps: c.maxSteps,
+    invariants: INVARIANTS,
+    observe,
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * A deliberately broken notifier: its ->invalidate_range takes a mutex. ->invalidate_range is called
+ * under the page-table spinlock ("called under the ptl spin-lock and not allowed to sleep",
+ * include/linux/mmu_notifier.h v4.13), so this sleeps in atomic context: the class of the drivers that
+ * c7ab0d2fdc84 broke by moving invalidate_page under the PTL (reference §3 B2).
+ *
+ * Apart from that it is a correct `pin` driver: each spte holds the page reference gup took, dropped
+ * only when ->invalidate_range zaps the spte, so the VM can never free a page the device maps.
+ */
+import type { KernelApi } from '../notifier/kernel-api';
+import type { NotifierDefinition } from '../notifier/definition';
+import type { Gen } from '../runtime/primitives';
+import { site } from '../runtime/site';
+
+interface State {
+  readonly lock: number;
+  readonly spt: number;
+}
+
+const INV = site('synthetic', 'sleepy_invalidate_range', 'v4.13', 'synthetic driver reproducing the B2 class');
+const FAULT = site('synthetic', 'sleepy_device_fault', 'v4.13', 'synthetic driver reproducing the B2 class');
+
+/** Drops the spte at `vpn` and the page reference it holds (caller holds s.lock). */
+function* unpin(k: KernelApi, s: State, vpn: number): Gen {
+  const old = yield* k.spteRead(s.spt, vpn, INV);
+  if (!old) return;
+  yield* k.spteClearRange(s.spt, vpn, vpn + 1, INV);
+  yield* k.putPage(old, INV);
+}
+
+export const invalidateRangeMutex: NotifierDefinition<State> = {
+  name: 'invalidate-range-mutex',
+  title: '->invalidate_range takes a mutex (sleeps under the PTL; broken on purpose)',
+  contract: 'pin',
+  eras: ['v4.13'],
+  source: 'synthetic: the sleeping-callback-under-PTL class of reference §3 B2',
+  setup: (api) => Object.freeze({ lock: api.mutex('dev->lock'), spt: api.secondaryTable('dev iotlb') }),
+  ops: {
+    *invalidateRange(k, s, r) {
+      yield* k.mutexLock(s.lock, INV);
+      for (let v = k.vpnOf(r.start); v < k.vpnOf(r.end - 1) + 1; v++) yield* unpin(k, s, v);
+      yield* k.mutexUnlock(s.lock, INV);
+    },
+  },
+  device: {
+    table: (s) => s.spt,
+    *fault(k, s, f) {
+      const got = yield* k.getUserPagesUnlocked(f.address, f.write);
+      if (!got) return 'error';
+      const vpn = k.vpnOf(f.address);
+      yield* k.mutexLock(s.lock, FAULT);
+      yield* unpin(k, s, vpn);
+      yield* k.spteSet(s.spt, vpn, got.page, got.writable, FAULT); // the spte keeps gup's reference
+      yield* k.mutexUnlock(s.lock, FAULT);
+      return 'mapped';
+    },
+  },
+};

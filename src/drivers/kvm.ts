@@ -1,0 +1,121 @@
+/**
+ * KVM's MMU notifier (virt/kvm/kvm_main.c v4.13) and its x86 TDP fault path
+ * (arch/x86/kvm/mmu.c tdp_page_fault v4.13), and `kvm-no-retry`: the same without the
+ * mmu_notifier_retry() check, the range_start-only pattern the kill-invalidate_page cover letter
+ * warns about (reference §3 B7).
+ *
+ * KVM keeps mmu_notifier_seq and mmu_notifier_count under kvm->mmu_lock: range_start bumps the
+ * count and zaps the sptes in the range; range_end bumps the sequence and drops the count; a vCPU
+ * fault samples the sequence before get_user_pages and, under mmu_lock, retries if an invalidation
+ * is in progress or completed meanwhile. The spte holds no page reference: safety rests on this
+ * protocol alone.
+ */
+import type { DeviceFault, DeviceFaultResult, MmuNotifierRange, NotifierDefinition } from '../notifier/definition';
+import type { KernelApi } from '../notifier/kernel-api';
+import type { Gen } from '../runtime/primitives';
+import { site } from '../runtime/site';
+
+export interface KvmState {
+  readonly mmuLock: number;
+  readonly seq: number;
+  readonly count: number;
+  readonly spt: number;
+}
+
+const START = site('virt/kvm/kvm_main.c', 'kvm_mmu_notifier_invalidate_range_start', 'v4.13');
+const END = site('virt/kvm/kvm_main.c', 'kvm_mmu_notifier_invalidate_range_end', 'v4.13');
+const FAULT = site('arch/x86/kvm/mmu.c', 'tdp_page_fault', 'v4.13');
+const HVA_TO_PFN = site('virt/kvm/kvm_main.c', 'hva_to_pfn', 'v4.13');
+const RETRY = site('include/linux/kvm_host.h', 'mmu_notifier_retry', 'v4.13');
+const MAP = site('arch/x86/kvm/mmu.c', '__direct_map → mmu_set_spte', 'v4.13');
+
+function setup(api: Parameters<NotifierDefinition<KvmState>['setup']>[0]): KvmState {
+  return Object.freeze({
+    mmuLock: api.spinlock('kvm->mmu_lock'),
+    seq: api.counter('kvm->mmu_notifier_seq'),
+    count: api.counter('kvm->mmu_notifier_count'),
+    spt: api.secondaryTable('kvm spte'),
+  });
+}
+
+function* invalidateRangeStart(k: KernelApi, s: KvmState, r: MmuNotifierRange): Gen {
+  // idx = srcu_read_lock(&kvm->srcu) (not a step: it never blocks)
+  yield* k.spinLock(s.mmuLock, START);
+  // "The count increase must become visible at unlock time as no spte can be established without
+  // taking the mmu_lock and count is also read inside the mmu_lock critical section."
+  yield* k.add(s.count, 1, START);
+  // need_tlb_flush = kvm_unmap_hva_range(kvm, start, end); kvm_flush_remote_tlbs() before the pages can be freed
+  yield* k.spteClearRange(s.spt, k.vpnOf(r.start), k.vpnOf(r.end - 1) + 1, site('arch/x86/kvm/mmu.c', 'kvm_unmap_hva_range', 'v4.13'));
+  yield* k.spinUnlock(s.mmuLock, START);
+}
+
+function* invalidateRangeEnd(k: KernelApi, s: KvmState): Gen {
+  yield* k.spinLock(s.mmuLock, END);
+  // "This sequence increase will notify the kvm page fault that the page that is going to be mapped
+  // in the spte could have been freed." smp_wmb() orders it before the count decrease.
+  yield* k.add(s.seq, 1, END);
+  yield* k.add(s.count, -1, END);
+  yield* k.spinUnlock(s.mmuLock, END);
+}
+
+/**
+ * hva_to_pfn(): hva_to_pfn_fast (only for write-capable lookups: __get_user_pages_fast(addr, 1, 1))
+ * then hva_to_pfn_slow (get_user_pages_unlocked, may sleep).
+ */
+function* hvaToPfn(k: KernelApi, f: DeviceFault) {
+  const fast = yield* k.getUserPagesFast(f.address, true);
+  if (fast) return { page: fast.page, writable: true };
+  yield* k.note('hva_to_pfn_fast failed: hva_to_pfn_slow', HVA_TO_PFN);
+  // hva_to_pfn_slow(): *writable = write_fault
+  const slow = yield* k.getUserPagesUnlocked(f.address, f.write);
+  return slow ? { page: slow.page, writable: f.write } : null;
+}
+
+function tdpPageFault(checkRetry: boolean) {
+  return function* (k: KernelApi, s: KvmState, f: DeviceFault): Gen<DeviceFaultResult> {
+    // mmu_seq = vcpu->kvm->mmu_notifier_seq; smp_rmb();
+    const mmuSeq = yield* k.read(s.seq, FAULT);
+    // try_async_pf() → __gfn_to_pfn_memslot() → hva_to_pfn()
+    const got = yield* hvaToPfn(k, f);
+    if (!got) return 'error';
+    yield* k.spinLock(s.mmuLock, FAULT);
+    if (checkRetry) {
+      // if (mmu_notifier_retry(vcpu->kvm, mmu_seq)) goto out_unlock;
+      const count = yield* k.read(s.count, RETRY);
+      const seq = count !== 0 ? mmuSeq : yield* k.read(s.seq, RETRY);
+      if (count !== 0 || seq !== mmuSeq) {
+        yield* k.note(`mmu_notifier_retry() = 1 (count ${count}, seq ${seq} vs ${mmuSeq}): goto out_unlock`, RETRY);
+        yield* k.spinUnlock(s.mmuLock, FAULT);
+        yield* k.putPage(got.page, site('virt/kvm/kvm_main.c', 'kvm_release_pfn_clean', 'v4.13'));
+        return 'retry';
+      }
+    }
+    yield* k.spteSet(s.spt, k.vpnOf(f.address), got.page, got.writable, MAP);
+    // mmu_set_spte() ends with kvm_release_pfn_clean(pfn): the spte keeps no reference
+    yield* k.putPage(got.page, site('arch/x86/kvm/mmu.c', 'mmu_set_spte → kvm_release_pfn_clean', 'v4.13'));
+    yield* k.spinUnlock(s.mmuLock, FAULT);
+    return 'mapped';
+  };
+}
+
+export const kvm: NotifierDefinition<KvmState> = {
+  name: 'kvm',
+  title: 'KVM x86 TDP: mmu_notifier_seq + mmu_notifier_count under kvm->mmu_lock, fault retries',
+  contract: 'mirror',
+  eras: ['v4.13'],
+  source: 'virt/kvm/kvm_main.c kvm_mmu_notifier_invalidate_range_start/_end, arch/x86/kvm/mmu.c tdp_page_fault (v4.13)',
+  setup,
+  ops: { invalidateRangeStart, invalidateRangeEnd },
+  device: { table: (s) => s.spt, fault: tdpPageFault(true) },
+};
+
+export const kvmNoRetry: NotifierDefinition<KvmState> = {
+  name: 'kvm-no-retry',
+  title: 'KVM without mmu_notifier_retry(): a fault racing an invalidation maps the old page (broken on purpose)',
+  contract: 'mirror',
+  eras: ['v4.13'],
+  source: 'kvm with the mmu_notifier_retry() check of tdp_page_fault removed: the range_start-only pattern of reference §3 B7',
+  setup,
+  ops: { invalidateRangeStart, invalidateRangeEnd },
+  device: { table: (s) => s.spt, fault: tdpPageFault(false) },
+};

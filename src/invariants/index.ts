@@ -1,0 +1,12 @@
+import type { Invariant } from '../runtime/invariant';
+import { noSecondaryMapsFreedPage } from './no-secondary-maps-freed-page';
+import { noSleepInAtomic } from './no-sleep-in-atomic';
+
+export { noSecondaryMapsFreedPage, noSleepInAtomic };
+
+/** Every registered invariant, by name. */
+export const INVARIANTS: readonly Invariant[] = [noSecondaryMapsFreedPage, noSleepInAtomic];
+
+export function invariantByName(name: string): Invariant | undefined {
+  return INVARIANTS.find((i) => i.name === name);
+}

@@ -1,0 +1,90 @@
+/**
+ * mm/gup.c (v4.13): get_user_pages and its lockless fast path. x86 uses the generic
+ * __get_user_pages_fast since v4.13 (HAVE_GENERIC_GUP in arch/x86/Kconfig v4.13).
+ */
+import { ZERO_PFN, vpnOf } from '../runtime/machine';
+import * as p from '../runtime/primitives';
+import type { Gen, PageRef } from '../runtime/primitives';
+import { site } from '../runtime/site';
+import { handleMmFault } from './memory';
+import { MMAP_SEM, PTL } from './mm';
+import type { KernelContext } from './context';
+
+const FAST = site('mm/gup.c', '__get_user_pages_fast', 'v4.13');
+const FAST_PTE = site('mm/gup.c', 'gup_pte_range', 'v4.13');
+const UNLOCKED = site('mm/gup.c', '__get_user_pages_unlocked', 'v4.13');
+const GUP = site('mm/gup.c', '__get_user_pages', 'v4.13');
+const FOLLOW = site('mm/gup.c', 'follow_page_pte', 'v4.13');
+
+export interface GupResult {
+  readonly page: PageRef;
+  readonly writable: boolean;
+}
+
+/**
+ * `__get_user_pages_fast(addr, 1, write)`: walks the page table locklessly with interrupts off and
+ * takes a speculative reference; fails (null) when the PTE is absent, special (zero page), not
+ * writable for a write, or changed under it.
+ */
+export function* getUserPagesFast(address: number, write: boolean): Gen<GupResult | null> {
+  const vpn = vpnOf(address);
+  yield* p.localIrqDisable(FAST);
+  const pte = yield* p.pteRead(vpn, FAST_PTE);
+  let result: GupResult | null = null;
+  if (pte && !pte.swap && pte.pfn !== ZERO_PFN && (!write || pte.writable)) {
+    const page = { pfn: pte.pfn, generation: pte.generation };
+    if (yield* p.getPageUnlessZero(page, site('mm/gup.c', 'gup_pte_range: page_cache_get_speculative', 'v4.13'))) {
+      const again = yield* p.pteRead(vpn, site('mm/gup.c', 'gup_pte_range: pte_val(pte) != pte_val(*ptep)?', 'v4.13'));
+      if (again && !again.swap && again.pfn === pte.pfn && again.generation === pte.generation && again.writable === pte.writable) {
+        result = { page, writable: pte.writable };
+      } else {
+        yield* p.putPage(page, site('mm/gup.c', 'gup_pte_range: PTE changed, put_page', 'v4.13'));
+      }
+    }
+  }
+  yield* p.localIrqEnable(FAST);
+  return result;
+}
+
+/**
+ * `follow_page_pte()` with FOLL_GET: under the PTL, the page mapped at `vpn` if the PTE allows the
+ * access, with a reference taken; null otherwise (the caller faults it in and retries).
+ */
+function* followPage(vpn: number, write: boolean): Gen<GupResult | null> {
+  yield* p.spinLock(PTL, FOLLOW);
+  const pte = yield* p.pteRead(vpn, FOLLOW);
+  let result: GupResult | null = null;
+  if (pte && !pte.swap && (!write || pte.writable)) {
+    const page = { pfn: pte.pfn, generation: pte.generation };
+    yield* p.getPage(page, FOLLOW);
+    result = { page, writable: pte.writable };
+  }
+  yield* p.spinUnlock(PTL, FOLLOW);
+  return result;
+}
+
+/**
+ * `get_user_pages_unlocked(addr, 1, page, write ? FOLL_WRITE : 0)`: takes mmap_sem for read, and
+ * for the page: find_extend_vma, follow_page_mask, faultin_page → handle_mm_fault until it is
+ * present. Returns null for -EFAULT (no VMA).
+ */
+export function* getUserPagesUnlocked(kc: KernelContext, address: number, write: boolean): Gen<GupResult | null> {
+  const vpn = vpnOf(address);
+  yield* p.downRead(MMAP_SEM, UNLOCKED);
+  let result: GupResult | null = null;
+  if (yield* p.vmaLookup(vpn, site('mm/gup.c', '__get_user_pages: find_extend_vma', 'v4.13'))) {
+    // retry: follow_page_mask, else faultin_page and goto retry (unbounded in the kernel; the step
+    // budget bounds it here).
+    while (result === null) {
+      result = yield* followPage(vpn, write);
+      if (result === null && !(yield* handleMmFault(kc, vpn, write, site('mm/gup.c', 'faultin_page', 'v4.13')))) {
+        yield* p.note('-EFAULT: handle_mm_fault failed', GUP);
+        break;
+      }
+    }
+  } else {
+    yield* p.note('-EFAULT: no VMA', GUP);
+  }
+  yield* p.upRead(MMAP_SEM, UNLOCKED);
+  return result;
+}

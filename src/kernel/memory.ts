@@ -1,0 +1,183 @@
+/**
+ * mm/memory.c (v4.13): the anonymous fault paths and the zap of a range.
+ *
+ * Simplifications, each stated where it applies: one PTE table (one PTL) covers the modelled VMA;
+ * memcg charging, LRU insertion and rss counters are not modelled (they touch no state the
+ * invariants read); the page lock is not modelled.
+ */
+import { PAGE_SIZE, ZERO_PFN, addressOf, type Pte } from '../runtime/machine';
+import * as p from '../runtime/primitives';
+import { PUT_FREE_SWAP_CACHE, type Gen, type PageRef } from '../runtime/primitives';
+import { site, type Site } from '../runtime/site';
+import type { KernelContext } from './context';
+import { PTL } from './mm';
+import { invalidateRange, invalidateRangeEnd, invalidateRangeStart } from './mmu_notifier';
+
+const HANDLE = site('mm/memory.c', 'handle_pte_fault', 'v4.13');
+const ANON = site('mm/memory.c', 'do_anonymous_page', 'v4.13');
+const WP = site('mm/memory.c', 'do_wp_page', 'v4.13');
+const WP_REUSE = site('mm/memory.c', 'wp_page_reuse', 'v4.13');
+const WP_COPY = site('mm/memory.c', 'wp_page_copy', 'v4.13');
+const SWAP = site('mm/memory.c', 'do_swap_page', 'v4.13', 'swap-cache hit maps the cached page; a miss reads into a new page that is not kept in the swap cache');
+const ZAP = site('mm/memory.c', 'zap_pte_range', 'v4.13');
+const UNMAP_VMAS = site('mm/memory.c', 'unmap_vmas', 'v4.13');
+const FLUSH_ONLY = site('mm/memory.c', 'tlb_finish_mmu → tlb_flush_mmu_tlbonly', 'v4.13');
+const FLUSH_FREE = site('mm/memory.c', 'tlb_flush_mmu_free', 'v4.13');
+
+function same(a: Pte | null, b: Pte | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.pfn === b.pfn && a.generation === b.generation && a.swap === b.swap && a.writable === b.writable;
+}
+
+/**
+ * `handle_mm_fault()` → `__handle_mm_fault()` → `handle_pte_fault()` for one anonymous page.
+ * The caller holds mmap_sem for read. Returns false for VM_FAULT_ERROR.
+ */
+export function* handleMmFault(kc: KernelContext, vpn: number, write: boolean, caller: Site): Gen<boolean> {
+  yield* p.note(`handle_mm_fault(${'0x' + addressOf(vpn).toString(16)}, ${write ? 'FAULT_FLAG_WRITE' : 'read'})`, caller);
+  // vmf->orig_pte = *vmf->pte, read without the PTL
+  const orig = yield* p.pteRead(vpn, HANDLE);
+  if (orig === null) return yield* doAnonymousPage(vpn, write);
+  if (orig.swap) return yield* doSwapPage(vpn, write, orig);
+  yield* p.spinLock(PTL, HANDLE);
+  const cur = yield* p.pteRead(vpn, HANDLE);
+  if (!same(cur, orig)) {
+    yield* p.spinUnlock(PTL, HANDLE);
+    return true; // someone else changed it: return and let the access retry
+  }
+  if (write && !orig.writable) return yield* doWpPage(kc, vpn, orig);
+  // pte_mkyoung / pte_mkdirty; ptep_set_access_flags
+  yield* p.pteSet(vpn, { ...orig, young: true, dirty: orig.dirty || write }, HANDLE);
+  yield* p.spinUnlock(PTL, HANDLE);
+  return true;
+}
+
+/** `do_anonymous_page()`: the zero page for reads, a new zeroed page for writes. */
+function* doAnonymousPage(vpn: number, write: boolean): Gen<boolean> {
+  if (!write) {
+    // entry = pte_mkspecial(pfn_pte(my_zero_pfn(vmf->address), vma->vm_page_prot))
+    yield* p.spinLock(PTL, ANON);
+    if ((yield* p.pteRead(vpn, ANON)) === null) {
+      yield* p.pteSet(vpn, { pfn: ZERO_PFN, generation: 0, writable: false, dirty: false, young: true, swap: false }, ANON);
+    }
+    yield* p.spinUnlock(PTL, ANON);
+    return true;
+  }
+  // alloc_zeroed_user_highpage_movable(): GFP_HIGHUSER_MOVABLE, may sleep
+  const page = yield* p.allocPage(true, ANON);
+  yield* p.spinLock(PTL, ANON);
+  if ((yield* p.pteRead(vpn, ANON)) !== null) {
+    // goto release: someone mapped it first
+    yield* p.spinUnlock(PTL, ANON);
+    yield* p.putPage(page, ANON);
+    return true;
+  }
+  // page_add_new_anon_rmap(); set_pte_at(entry = pte_mkwrite(pte_mkdirty(entry)))
+  yield* p.pteSet(vpn, { pfn: page.pfn, generation: page.generation, writable: true, dirty: true, young: true, swap: false }, ANON);
+  yield* p.spinUnlock(PTL, ANON);
+  return true;
+}
+
+/**
+ * `do_wp_page()`, entered with the PTL held: the zero page is copied (wp_page_copy); an anonymous
+ * page mapped once is reused (wp_page_reuse: the model has one mm, so reuse_swap_page() succeeds).
+ */
+function* doWpPage(kc: KernelContext, vpn: number, orig: Pte): Gen<boolean> {
+  if (orig.pfn === ZERO_PFN) {
+    // vm_normal_page() is NULL for the zero page: pte_unmap_unlock(); return wp_page_copy(vmf)
+    yield* p.spinUnlock(PTL, WP);
+    return yield* wpPageCopy(kc, vpn, orig);
+  }
+  // wp_page_reuse(): entry = maybe_mkwrite(pte_mkdirty(pte_mkyoung(orig_pte)))
+  yield* p.pteSet(vpn, { ...orig, writable: true, dirty: true, young: true }, WP_REUSE);
+  yield* p.spinUnlock(PTL, WP_REUSE);
+  return true;
+}
+
+/**
+ * `wp_page_copy()` for the zero page (old_page == NULL): new page, invalidate_range_start of the
+ * one page, under the PTL ptep_clear_flush_notify (→ ->invalidate_range) and set_pte_at_notify
+ * (→ ->change_pte, which no modelled v4.13 driver implements yet), then invalidate_range_end.
+ */
+function* wpPageCopy(kc: KernelContext, vpn: number, orig: Pte): Gen<boolean> {
+  const address = addressOf(vpn);
+  const range = { start: address, end: address + PAGE_SIZE };
+  const page = yield* p.allocPage(true, WP_COPY); // alloc_zeroed_user_highpage_movable
+  yield* invalidateRangeStart(kc, range, WP_COPY);
+  yield* p.spinLock(PTL, WP_COPY);
+  const cur = yield* p.pteRead(vpn, WP_COPY);
+  let unused: PageRef | null = page;
+  if (same(cur, orig)) {
+    yield* p.pteClear(vpn, true, false, WP_COPY); // ptep_clear_flush_notify
+    yield* invalidateRange(kc, range, WP_COPY);
+    yield* p.pteSet(vpn, { pfn: page.pfn, generation: page.generation, writable: true, dirty: true, young: true, swap: false }, WP_COPY);
+    unused = null; // new_page = old_page (NULL): nothing to put
+  }
+  if (unused) yield* p.putPage(unused, WP_COPY);
+  yield* p.spinUnlock(PTL, WP_COPY);
+  yield* invalidateRangeEnd(kc, range, WP_COPY);
+  return true;
+}
+
+/** `do_swap_page()`: the page is found in the swap cache (if reclaim has not freed it yet) or read anew. */
+function* doSwapPage(vpn: number, write: boolean, orig: Pte): Gen<boolean> {
+  const cached = { pfn: orig.pfn, generation: orig.generation };
+  // lookup_swap_cache(): find_get_page() takes a reference if the page is still in the swap cache
+  let page: PageRef;
+  if (yield* p.getPageUnlessZero(cached, site('mm/swap_state.c', 'lookup_swap_cache', 'v4.13'))) {
+    page = cached;
+  } else {
+    // swapin_readahead(): a new page, read from swap (may sleep)
+    page = yield* p.allocPage(true, SWAP);
+  }
+  yield* p.spinLock(PTL, SWAP);
+  const cur = yield* p.pteRead(vpn, SWAP);
+  if (!same(cur, orig)) {
+    yield* p.spinUnlock(PTL, SWAP);
+    yield* p.putPage(page, SWAP);
+    return true;
+  }
+  // pte = mk_pte(page); if (write && reuse_swap_page()) pte = maybe_mkwrite(pte_mkdirty(pte))
+  yield* p.pteSet(vpn, { pfn: page.pfn, generation: page.generation, writable: write, dirty: write, young: true, swap: false }, SWAP);
+  yield* p.spinUnlock(PTL, SWAP);
+  return true;
+}
+
+/**
+ * `unmap_vmas()` + `tlb_finish_mmu()` for `[vpn, vpn + n)` (the part of unmap_region and
+ * zap_page_range that touches PTEs): range_start; under the PTL each PTE is cleared
+ * (ptep_get_and_clear_full) and its page queued in the mmu_gather batch (__tlb_remove_page);
+ * range_end; then tlb_finish_mmu flushes the CPU TLB, calls ->invalidate_range and frees the batch.
+ * The batch never fills with the modelled sizes, so no page is freed before range_end
+ * (force_flush in zap_pte_range is not reached).
+ */
+export function* unmapRange(kc: KernelContext, vpn: number, n: number): Gen {
+  const start = addressOf(vpn);
+  const range = { start, end: start + n * PAGE_SIZE };
+  const batch: PageRef[] = [];
+  yield* invalidateRangeStart(kc, range, UNMAP_VMAS);
+  yield* p.spinLock(PTL, ZAP);
+  for (let v = vpn; v < vpn + n; v++) {
+    const old = yield* p.pteClear(v, false, true, ZAP);
+    if (old === null) continue;
+    const page = { pfn: old.pfn, generation: old.generation };
+    if (old.swap) {
+      // free_swap_and_cache(entry): drop the swap cache's page if it is still there
+      if (yield* p.getPageUnlessZero(page, site('mm/swapfile.c', 'free_swap_and_cache', 'v4.13'))) {
+        yield* p.putPage(page, site('mm/swapfile.c', 'free_swap_and_cache', 'v4.13'), PUT_FREE_SWAP_CACHE);
+      }
+      continue;
+    }
+    if (old.pfn === ZERO_PFN) continue; // vm_normal_page() == NULL
+    batch.push(page); // __tlb_remove_page(tlb, page): the mapping's reference moves to the batch
+  }
+  yield* p.spinUnlock(PTL, ZAP);
+  yield* invalidateRangeEnd(kc, range, UNMAP_VMAS);
+  // tlb_finish_mmu → tlb_flush_mmu → tlb_flush_mmu_tlbonly + tlb_flush_mmu_free
+  yield* p.tlbFlush(vpn, vpn + n, FLUSH_ONLY);
+  yield* invalidateRange(kc, range, FLUSH_ONLY);
+  for (const page of batch) {
+    // free_pages_and_swap_cache(): free_swap_cache(page) then the batch's put_page
+    yield* p.putPage(page, FLUSH_FREE, PUT_FREE_SWAP_CACHE);
+  }
+}

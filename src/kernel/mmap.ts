@@ -1,0 +1,24 @@
+/**
+ * mm/mmap.c (v4.13): munmap.
+ */
+import * as p from '../runtime/primitives';
+import type { Gen } from '../runtime/primitives';
+import { site } from '../runtime/site';
+import type { KernelContext } from './context';
+import { unmapRange } from './memory';
+import { MMAP_SEM } from './mm';
+
+const VM_MUNMAP = site('mm/mmap.c', 'vm_munmap', 'v4.13');
+const DO_MUNMAP = site('mm/mmap.c', 'do_munmap', 'v4.13');
+
+/**
+ * `vm_munmap(start, len)`: down_write(mmap_sem); do_munmap detaches the VMAs (later faults find no
+ * VMA) and unmap_region zaps the PTEs (unmap_vmas with its range_start/end bracket, then
+ * tlb_finish_mmu frees the gathered pages after range_end); up_write(mmap_sem).
+ */
+export function* vmMunmap(kc: KernelContext, vpn: number, n: number): Gen {
+  yield* p.downWrite(MMAP_SEM, VM_MUNMAP);
+  yield* p.vmaDetach(vpn, n, DO_MUNMAP);
+  yield* unmapRange(kc, vpn, n);
+  yield* p.upWrite(MMAP_SEM, VM_MUNMAP);
+}

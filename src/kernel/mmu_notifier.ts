@@ -1,0 +1,72 @@
+/**
+ * mm/mmu_notifier.c: dispatch of the invalidation callbacks to every registered notifier, in list
+ * order, inside the calling thread (with its locks and atomic context).
+ *
+ * srcu_read_lock(&srcu) around each walk is not modelled as a step: it never blocks and does not
+ * forbid sleeping (reference §1.0); registration and unregistration are not modelled yet.
+ */
+import { PAGE_SIZE, hex } from '../runtime/machine';
+import * as p from '../runtime/primitives';
+import type { Gen } from '../runtime/primitives';
+import { site, type Site } from '../runtime/site';
+import type { KernelContext } from './context';
+import type { MmuNotifierRange } from '../notifier/definition';
+
+const START = site('mm/mmu_notifier.c', '__mmu_notifier_invalidate_range_start', 'v4.13');
+const END = site('mm/mmu_notifier.c', '__mmu_notifier_invalidate_range_end', 'v4.13');
+const RANGE = site('mm/mmu_notifier.c', '__mmu_notifier_invalidate_range', 'v4.13');
+
+function rangeText(r: MmuNotifierRange): string {
+  return `${hex(r.start)}, ${hex(r.end)}`;
+}
+
+/** `mmu_notifier_invalidate_range_start(mm, start, end)`; `caller` is the call site, for the trace. */
+export function* invalidateRangeStart(kc: KernelContext, range: MmuNotifierRange, caller: Site): Gen {
+  if (kc.notifiers.length === 0) return; // mm_has_notifiers()
+  yield* p.note(`mmu_notifier_invalidate_range_start(${rangeText(range)})`, caller);
+  for (const n of kc.notifiers) {
+    const cb = n.def.ops.invalidateRangeStart;
+    if (cb) {
+      yield* p.note(`-> ${n.def.name} ->invalidate_range_start`, START);
+      yield* cb(kc.k, n.state, range);
+    }
+  }
+}
+
+/**
+ * `mmu_notifier_invalidate_range_end(mm, start, end)`: in v4.13 it calls `->invalidate_range` too,
+ * "to avoid the need for the subsystem of having to register an invalidate_range_end call-back when
+ * there is invalidate_range already", then `->invalidate_range_end`.
+ */
+export function* invalidateRangeEnd(kc: KernelContext, range: MmuNotifierRange, caller: Site): Gen {
+  if (kc.notifiers.length === 0) return;
+  yield* p.note(`mmu_notifier_invalidate_range_end(${rangeText(range)})`, caller);
+  for (const n of kc.notifiers) {
+    const ir = n.def.ops.invalidateRange;
+    if (ir && kc.era.rangeEndCallsInvalidateRange) {
+      yield* p.note(`-> ${n.def.name} ->invalidate_range`, END);
+      yield* ir(kc.k, n.state, range);
+    }
+    const cb = n.def.ops.invalidateRangeEnd;
+    if (cb) {
+      yield* p.note(`-> ${n.def.name} ->invalidate_range_end`, END);
+      yield* cb(kc.k, n.state, range);
+    }
+  }
+}
+
+/** `mmu_notifier_invalidate_range(mm, start, end)`: often called under the PTL (atomic). */
+export function* invalidateRange(kc: KernelContext, range: MmuNotifierRange, caller: Site): Gen {
+  if (kc.notifiers.length === 0) return;
+  let first = true;
+  for (const n of kc.notifiers) {
+    const cb = n.def.ops.invalidateRange;
+    if (!cb) continue;
+    if (first) yield* p.note(`mmu_notifier_invalidate_range(${rangeText(range)})`, caller);
+    first = false;
+    yield* p.note(`-> ${n.def.name} ->invalidate_range`, RANGE);
+    yield* cb(kc.k, n.state, range);
+  }
+}
+
+export const PAGE_RANGE = (address: number): MmuNotifierRange => ({ start: address, end: address + PAGE_SIZE });

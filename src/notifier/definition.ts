@@ -1,0 +1,78 @@
+/**
+ * The notifier API (DESIGN §5): what a driver author writes to have a secondary MMU checked.
+ * The built-in drivers (src/drivers/) use exactly this API.
+ *
+ * A definition has private state created per execution by `setup` (locks, counters and secondary
+ * tables live in the machine; `setup` returns their handles), the mmu_notifier_ops callbacks it
+ * implements as generator functions over the kernel API, and the device's fault path.
+ */
+import type { KernelApi } from './kernel-api';
+import type { Gen, LockId, CounterId, TableId } from '../runtime/primitives';
+
+/** `struct mmu_notifier_range` (v5.0+) / the `start, end` arguments (earlier): byte addresses, end exclusive. */
+export interface MmuNotifierRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** What the secondary MMU's fault path is asked to do: map `address`, for writing or not. */
+export interface DeviceFault {
+  readonly address: number;
+  readonly write: boolean;
+}
+
+/** Outcome of a device fault: mapped, retry (e.g. `mmu_notifier_retry()` said so), or a hard error. */
+export type DeviceFaultResult = 'mapped' | 'retry' | 'error';
+
+/** The callbacks of `struct mmu_notifier_ops` a driver implements, camelCased. */
+export interface NotifierOps<S> {
+  /** `->invalidate_range_start()`: may sleep (v4.13); nothing new may be mapped in the range until `_end`. */
+  invalidateRangeStart?(k: KernelApi, s: S, range: MmuNotifierRange): Gen<unknown>;
+  /** `->invalidate_range_end()`: may sleep. */
+  invalidateRangeEnd?(k: KernelApi, s: S, range: MmuNotifierRange): Gen<unknown>;
+  /** `->invalidate_range()`: called under the page-table lock, must not sleep. */
+  invalidateRange?(k: KernelApi, s: S, range: MmuNotifierRange): Gen<unknown>;
+}
+
+/** Contract (DESIGN §3.4): `mirror` follows the CPU page table; `pin` holds page references and may lag. */
+export type Contract = 'mirror' | 'pin';
+
+export interface SetupApi {
+  spinlock(name: string): LockId;
+  mutex(name: string): LockId;
+  rwsem(name: string): LockId;
+  counter(name: string, initial?: number): CounterId;
+  /** The secondary MMU's translation table (sptes), named as reports show it, e.g. `kvm spte`. */
+  secondaryTable(name: string): TableId;
+}
+
+export interface NotifierDefinition<S = unknown> {
+  /** Name used on the command line (`--driver kvm`). */
+  readonly name: string;
+  readonly title: string;
+  readonly contract: Contract;
+  /** Eras this implementation was written for. */
+  readonly eras: readonly string[];
+  /** The kernel source it models (file, functions, version). */
+  readonly source: string;
+  /** Creates the per-execution private state; returns handles (it must not keep mutable state). */
+  setup(api: SetupApi): S;
+  readonly ops: NotifierOps<S>;
+  readonly device: {
+    /** The table device accesses go through. */
+    table(s: S): TableId;
+    /** The secondary MMU's fault path (e.g. KVM's tdp_page_fault). */
+    fault(k: KernelApi, s: S, fault: DeviceFault): Gen<DeviceFaultResult>;
+  };
+}
+
+/** A registered notifier in one execution: the definition and its state handles. */
+export interface NotifierInstance {
+  readonly def: NotifierDefinition<any>;
+  readonly state: unknown;
+}
+
+/** Identity helper that gives a definition its type (use `export default defineNotifier({...})`). */
+export function defineNotifier<S>(def: NotifierDefinition<S>): NotifierDefinition<S> {
+  return def;
+}

@@ -1,0 +1,84 @@
+/**
+ * The kernel API a notifier's callbacks and device fault path are written against: the primitive
+ * effects (locks, counters, page references, secondary-table updates) and the core-VM routines a
+ * driver calls (get_user_pages). One object, handed to every callback as `k`.
+ */
+import * as prim from '../runtime/primitives';
+import { PAGE_SHIFT, PAGE_SIZE, addressOf, vpnOf } from '../runtime/machine';
+import { getUserPagesFast, getUserPagesUnlocked, type GupResult } from '../kernel/gup';
+import type { KernelContext } from '../kernel/context';
+import type { Gen } from '../runtime/primitives';
+
+export type { GupResult };
+
+export interface KernelApi {
+  readonly PAGE_SIZE: number;
+  readonly PAGE_SHIFT: number;
+  /** Virtual page number of a byte address in the modelled VMA (index into secondary tables). */
+  vpnOf(address: number): number;
+  addressOf(vpn: number): number;
+
+  spinLock: typeof prim.spinLock;
+  spinUnlock: typeof prim.spinUnlock;
+  mutexLock: typeof prim.mutexLock;
+  mutexUnlock: typeof prim.mutexUnlock;
+  downRead: typeof prim.downRead;
+  upRead: typeof prim.upRead;
+  downWrite: typeof prim.downWrite;
+  upWrite: typeof prim.upWrite;
+  localIrqDisable: typeof prim.localIrqDisable;
+  localIrqEnable: typeof prim.localIrqEnable;
+  mightSleep: typeof prim.mightSleep;
+  cpuRelax: typeof prim.cpuRelax;
+  note: typeof prim.note;
+  read: typeof prim.read;
+  write: typeof prim.write;
+  add: typeof prim.add;
+  getPage: typeof prim.getPage;
+  putPage: typeof prim.putPage;
+  setPageDirty: typeof prim.setPageDirty;
+  spteRead: typeof prim.spteRead;
+  spteSet: typeof prim.spteSet;
+  spteClearRange: typeof prim.spteClearRange;
+  deviceAccess: typeof prim.deviceAccess;
+
+  /** `__get_user_pages_fast(address, 1, write)`: lockless, interrupts off; null if it cannot. */
+  getUserPagesFast(address: number, write: boolean): Gen<GupResult | null>;
+  /** `get_user_pages_unlocked(address, 1, write)`: takes mmap_sem, faults the page in; may sleep. */
+  getUserPagesUnlocked(address: number, write: boolean): Gen<GupResult | null>;
+}
+
+/** The API for one execution (get_user_pages needs the kernel context of that execution). */
+export function kernelApi(kc: KernelContext): KernelApi {
+  return {
+    PAGE_SIZE,
+    PAGE_SHIFT,
+    vpnOf,
+    addressOf,
+    spinLock: prim.spinLock,
+    spinUnlock: prim.spinUnlock,
+    mutexLock: prim.mutexLock,
+    mutexUnlock: prim.mutexUnlock,
+    downRead: prim.downRead,
+    upRead: prim.upRead,
+    downWrite: prim.downWrite,
+    upWrite: prim.upWrite,
+    localIrqDisable: prim.localIrqDisable,
+    localIrqEnable: prim.localIrqEnable,
+    mightSleep: prim.mightSleep,
+    cpuRelax: prim.cpuRelax,
+    note: prim.note,
+    read: prim.read,
+    write: prim.write,
+    add: prim.add,
+    getPage: prim.getPage,
+    putPage: prim.putPage,
+    setPageDirty: prim.setPageDirty,
+    spteRead: prim.spteRead,
+    spteSet: prim.spteSet,
+    spteClearRange: prim.spteClearRange,
+    deviceAccess: prim.deviceAccess,
+    getUserPagesFast,
+    getUserPagesUnlocked: (address, write) => getUserPagesUnlocked(kc, address, write),
+  };
+}

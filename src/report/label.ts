@@ -1,0 +1,131 @@
+/**
+ * Kernel-spelled labels for effects: `spin_lock(kvm->mmu_lock)`, `ptep_clear_flush(0x100000)`.
+ * Names of locks, counters and tables come from the machine that ran them.
+ */
+import { Op, type Effect } from '../runtime/effect';
+import { addressOf, hex, type Machine, type Pte } from '../runtime/machine';
+import type { PageRef } from '../runtime/primitives';
+
+function lock(m: Machine, id: number): string {
+  return m.locks[id]?.name ?? `lock#${id}`;
+}
+function counter(m: Machine, id: number): string {
+  return m.counterNames[id] ?? `counter#${id}`;
+}
+function tbl(m: Machine, id: number): string {
+  return m.tables[id]?.name ?? `table#${id}`;
+}
+function page(pfn: number, gen: number): string {
+  return `pfn ${pfn}/g${gen}`;
+}
+function pteText(p: Pte | null): string {
+  if (!p) return 'none';
+  if (p.swap) return `swap(pfn ${p.pfn}/g${p.generation})`;
+  return `${page(p.pfn, p.generation)} ${p.writable ? 'rw' : 'ro'}${p.dirty ? ' dirty' : ''}`;
+}
+
+/** The label of an effect, without its result. */
+export function describeEffect(m: Machine, e: Effect): string {
+  if (e.text !== undefined && e.op !== Op.MightSleep && e.op !== Op.CpuRelax) return e.text;
+  switch (e.op) {
+    case Op.SpinLock:
+      return `spin_lock(${lock(m, e.a)})`;
+    case Op.SpinUnlock:
+      return `spin_unlock(${lock(m, e.a)})`;
+    case Op.MutexLock:
+      return `mutex_lock(${lock(m, e.a)})`;
+    case Op.MutexUnlock:
+      return `mutex_unlock(${lock(m, e.a)})`;
+    case Op.DownRead:
+      return `down_read(${lock(m, e.a)})`;
+    case Op.UpRead:
+      return `up_read(${lock(m, e.a)})`;
+    case Op.DownWrite:
+      return `down_write(${lock(m, e.a)})`;
+    case Op.UpWrite:
+      return `up_write(${lock(m, e.a)})`;
+    case Op.LocalIrqDisable:
+      return 'local_irq_disable()';
+    case Op.LocalIrqEnable:
+      return 'local_irq_enable()';
+    case Op.MightSleep:
+      return e.text ?? 'might_sleep()';
+    case Op.CpuRelax:
+      return e.text ?? 'cpu_relax()';
+    case Op.Note:
+      return e.text ?? '';
+    case Op.Read:
+      return `read ${counter(m, e.a)}`;
+    case Op.Write:
+      return `${counter(m, e.a)} = ${e.b}`;
+    case Op.Add:
+      return e.b === 1 ? `${counter(m, e.a)}++` : e.b === -1 ? `${counter(m, e.a)}--` : `${counter(m, e.a)} += ${e.b}`;
+    case Op.AllocPage:
+      return e.b ? 'alloc_page(GFP_KERNEL)' : 'alloc_page(GFP_ATOMIC)';
+    case Op.GetPage:
+      return `get_page(${page(e.a, e.b)})`;
+    case Op.GetPageUnlessZero:
+      return `get_page_unless_zero(${page(e.a, e.b)})`;
+    case Op.PutPage:
+      return (e.c & 1 ? 'page_remove_rmap; ' : '') + (e.c & 2 ? 'free_swap_cache; ' : '') + `put_page(${page(e.a, e.b)})`;
+    case Op.SetPageDirty:
+      return `set_page_dirty(${page(e.a, e.b)})`;
+    case Op.PageRefFreeze:
+      return `page_ref_freeze(${page(e.a, e.b)}, ${e.c})`;
+    case Op.SwapCacheAdd:
+      return `add_to_swap(${page(e.a, e.b)})`;
+    case Op.Writeback:
+      return `pageout(${page(e.a, e.b)})`;
+    case Op.PteRead:
+      return `read PTE ${hex(addressOf(e.a))}`;
+    case Op.PteSet:
+      return `set_pte_at(${hex(addressOf(e.a))}, ${pteText(e.d as Pte)})`;
+    case Op.PteClear:
+      return `${e.b ? 'ptep_clear_flush' : 'ptep_get_and_clear'}(${hex(addressOf(e.a))})${e.c ? '; page_remove_rmap' : ''}`;
+    case Op.TlbFlush:
+      return `flush_tlb_range(${hex(addressOf(e.a))}, ${hex(addressOf(e.b))})`;
+    case Op.VmaLookup:
+      return `find_vma(${hex(addressOf(e.a))})`;
+    case Op.VmaDetach:
+      return `detach_vmas_to_be_unmapped(${hex(addressOf(e.a))}, ${hex(addressOf(e.a + e.b))})`;
+    case Op.SpteRead:
+      return `read ${tbl(m, e.a)}[${hex(addressOf(e.b))}]`;
+    case Op.SpteSet: {
+      const r = e.d as PageRef;
+      return `install ${tbl(m, e.a)}[${hex(addressOf(e.b))}] -> ${page(r.pfn, r.generation)} ${e.c ? 'rw' : 'ro'}`;
+    }
+    case Op.SpteClearRange:
+      return `zap ${tbl(m, e.a)}[${hex(addressOf(e.b))}, ${hex(addressOf(e.c))})`;
+    case Op.DeviceAccess:
+      return `device ${e.c ? 'writes' : 'reads'} ${hex(addressOf(e.b))} through ${tbl(m, e.a)}`;
+  }
+}
+
+/** A short rendering of an effect's result, or '' when it has none worth showing. */
+export function describeResult(e: Effect, result: unknown): string {
+  switch (e.op) {
+    case Op.Read:
+    case Op.Add:
+    case Op.SpteClearRange:
+      return `= ${String(result)}`;
+    case Op.GetPageUnlessZero:
+    case Op.PageRefFreeze:
+    case Op.VmaLookup:
+    case Op.DeviceAccess:
+    case Op.SwapCacheAdd:
+      return result ? '= true' : '= false';
+    case Op.AllocPage: {
+      const r = result as PageRef | undefined;
+      return r ? `= ${page(r.pfn, r.generation)}` : '';
+    }
+    case Op.PteRead:
+    case Op.PteClear:
+      return `= ${pteText(result as Pte | null)}`;
+    case Op.SpteRead: {
+      const s = result as { pfn: number; generation: number; writable: boolean } | null;
+      return s ? `= ${page(s.pfn, s.generation)} ${s.writable ? 'rw' : 'ro'}` : '= none';
+    }
+    default:
+      return '';
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * The semantics of each effect on the machine: whether it can run now (`isEnabled`: a lock that is
+ * taken blocks its acquirer) and what it does (`applyEffect`). This is the only code that mutates a
+ * {@link Machine} during an execution.
+ */
+import { Op, type Effect } from './effect';
+import { ModelError } from './errors';
+import { LockKind, Writer, ZERO_PFN, newPage, type Machine, type Page, type Pte, type Spte } from './machine';
+import type { PageRef } from './primitives';
+
+export function isEnabled(m: Machine, tid: number, e: Effect): boolean {
+  switch (e.op) {
+    case Op.SpinLock:
+    case Op.MutexLock:
+    case Op.DownWrite: {
+      const l = m.locks[e.a];
+      return l.owner === -1 && l.readers.length === 0;
+    }
+    case Op.DownRead:
+      return m.locks[e.a].owner === -1;
+    default:
+      return true;
+  }
+}
+
+function lockOf(m: Machine, id: number, e: Effect) {
+  const l = m.locks[id];
+  if (l === undefined) throw new ModelError(`no lock with id ${id}`);
+  const want = e.op === Op.SpinLock || e.op === Op.SpinUnlock ? LockKind.Spin : e.op === Op.MutexLock || e.op === Op.MutexUnlock ? LockKind.Mutex : LockKind.RwSem;
+  if (l.kind !== want) throw new ModelError(`lock '${l.name}' is not a ${['spinlock', 'mutex', 'rw-semaphore'][want]}`);
+  return l;
+}
+
+function release(m: Machine, tid: number, lockId: number) {
+  const held = m.threads[tid].held;
+  const i = held.lastIndexOf(lockId);
+  if (i < 0) throw new ModelError(`releases '${m.locks[lockId].name}', which it does not hold`);
+  held.splice(i, 1);
+}
+
+/** The page a reference names, checking that the reference is still to that page (same generation). */
+function pageOf(m: Machine, pfn: number, generation: number, what: string): Page {
+  const p = m.pages[pfn];
+  if (p === undefined) throw new ModelError(`${what}: no page with pfn ${pfn}`);
+  if (p.generation !== generation || p.free) {
+    throw new ModelError(`${what} on pfn ${pfn} generation ${generation}, but that page was freed (pfn ${pfn} is now ${p.free ? 'free' : `generation ${p.generation}`})`);
+  }
+  return p;
+}
+
+function freePage(m: Machine, pfn: number) {
+  const p = m.pages[pfn];
+  p.free = true;
+  p.generation++;
+  p.dirty = false;
+  p.swapCache = false;
+  p.mapcount = 0;
+  p.lastWriter = Writer.None;
+  p.freedAt = m.step;
+  m.freeList.push(pfn);
+}
+
+function dropRef(m: Machine, pfn: number) {
+  const p = m.pages[pfn];
+  if (pfn === ZERO_PFN) return; // the zero page is reserved
+  if (p.refcount <= 0) throw new ModelError(`put_page on pfn ${pfn} with refcount ${p.refcount}`);
+  if (--p.refcount === 0) freePage(m, pfn);
+}
+
+/** Applies `e` for thread `tid`, returning the value sent back to the thread. */
+export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
+  const t = m.threads[tid];
+  switch (e.op) {
+    case Op.SpinLock: {
+      const l = lockOf(m, e.a, e);
+      l.owner = tid;
+      t.held.push(e.a);
+      t.atomic++;
+      return undefined;
+    }
+    case Op.MutexLock:
+    case Op.DownWrite: {
+      const l = lockOf(m, e.a, e);
+      l.owner = tid;
+      t.held.push(e.a);
+      return undefined;
+    }
+    case Op.SpinUnlock:
+    case Op.MutexUnlock:
+    case Op.UpWrite: {
+      const l = lockOf(m, e.a, e);
+      if (l.owner !== tid) throw new ModelError(`unlocks '${l.name}', which it does not hold`);
+      release(m, tid, e.a);
+      l.owner = -1;
+      if (e.op === Op.SpinUnlock) t.atomic--;
+      return undefined;
+    }
+    case Op.DownRead: {
+      const l = lockOf(m, e.a, e);
+      l.readers.push(tid);
+      t.held.push(e.a);
+      return undefined;
+    }
+    case Op.UpRead: {
+      const l = lockOf(m, e.a, e);
+      const i = l.readers.indexOf(tid);
+      if (i < 0) throw new ModelError(`up_read('${l.name}') without holding it for read`);
+      l.readers.splice(i, 1);
+      release(m, tid, e.a);
+      return undefined;
+    }
+    case Op.LocalIrqDisable:
+      t.atomic++;
+      return undefined;
+    case Op.LocalIrqEnable:
+      if (t.atomic <= 0) throw new ModelError('local_irq_enable() without local_irq_disable()');
+      t.atomic--;
+      return undefined;
+    case Op.MightSleep:
+    case Op.CpuRelax:
+    case Op.Note:
+      return undefined;
+    case Op.Read:
+      if (e.a >= m.counters.length) throw new ModelError(`no counter with id ${e.a}`);
+      return m.counters[e.a];
+    case Op.Write:
+      if (e.a >= m.counters.length) throw new ModelError(`no counter with id ${e.a}`);
+      m.counters[e.a] = e.b;
+      return undefined;
+    case Op.Add:
+      if (e.a >= m.counters.length) throw new ModelError(`no counter with id ${e.a}`);
+      return (m.counters[e.a] += e.b);
+    case Op.AllocPage: {
+      let pfn = m.freeList.pop();
+      if (pfn === undefined) {
+        m.pages.push(newPage());
+        pfn = m.pages.length - 1;
+      }
+      const p = m.pages[pfn];
+      p.free = false;
+      p.refcount = 1;
+      return { pfn, generation: p.generation } satisfies PageRef;
+    }
+    case Op.GetPage:
+      pageOf(m, e.a, e.b, 'get_page').refcount++;
+      return undefined;
+    case Op.GetPageUnlessZero: {
+      const p = m.pages[e.a];
+      if (p === undefined || p.free || p.generation !== e.b || p.refcount === 0) return false;
+      p.refcount++;
+      return true;
+    }
+    case Op.PutPage: {
+      const p = pageOf(m, e.a, e.b, 'put_page');
+      if (e.c & 1 && e.a !== ZERO_PFN) p.mapcount--;
+      if (e.c & 2 && p.swapCache) {
+        p.swapCache = false;
+        dropRef(m, e.a);
+      }
+      dropRef(m, e.a);
+      return undefined;
+    }
+    case Op.SetPageDirty:
+      pageOf(m, e.a, e.b, 'set_page_dirty').dirty = true;
+      return undefined;
+    case Op.PageRefFreeze: {
+      const p = pageOf(m, e.a, e.b, 'page_ref_freeze');
+      if (p.refcount !== e.c) return false;
+      p.refcount = 0;
+      freePage(m, e.a);
+      return true;
+    }
+    case Op.SwapCacheAdd: {
+      const p = pageOf(m, e.a, e.b, 'add_to_swap');
+      if (p.swapCache) return false;
+      p.swapCache = true;
+      p.refcount++;
+      p.dirty = true;
+      return true;
+    }
+    case Op.Writeback: {
+      const p = pageOf(m, e.a, e.b, 'pageout');
+      const was = p.dirty;
+      p.dirty = false;
+      return was;
+    }
+    case Op.PteRead: {
+      const pte = m.ptes[e.a];
+      return pte ? { ...pte } : null;
+    }
+    case Op.PteSet: {
+      const pte = e.d as Pte;
+      const old = m.ptes[e.a];
+      if (old && !old.swap && old.pfn !== pte.pfn) throw new ModelError(`set_pte_at over a present PTE mapping pfn ${old.pfn}`);
+      if (!pte.swap && pte.pfn !== ZERO_PFN && !(old && !old.swap && old.pfn === pte.pfn)) {
+        pageOf(m, pte.pfn, pte.generation, 'set_pte_at').mapcount++;
+      }
+      m.ptes[e.a] = { ...pte };
+      return undefined;
+    }
+    case Op.PteClear: {
+      const old = m.ptes[e.a];
+      m.ptes[e.a] = null;
+      if (old && !old.swap && e.c === 1 && old.pfn !== ZERO_PFN) m.pages[old.pfn].mapcount--;
+      return old ? { ...old } : null;
+    }
+    case Op.TlbFlush:
+      return undefined;
+    case Op.VmaLookup:
+      return m.vma[e.a] === true;
+    case Op.VmaDetach:
+      for (let v = e.a; v < e.a + e.b && v < m.nPages; v++) m.vma[v] = false;
+      return undefined;
+    case Op.SpteRead: {
+      const s = table(m, e.a).entries[e.b];
+      return s ? { ...s } : null;
+    }
+    case Op.SpteSet: {
+      const ref = e.d as PageRef;
+      const entry: Spte = { pfn: ref.pfn, generation: ref.generation, writable: e.c === 1 };
+      table(m, e.a).entries[e.b] = entry;
+      return undefined;
+    }
+    case Op.SpteClearRange: {
+      const entries = table(m, e.a).entries;
+      let n = 0;
+      for (let v = Math.max(0, e.b); v < e.c && v < entries.length; v++) {
+        if (entries[v]) {
+          entries[v] = null;
+          n++;
+        }
+      }
+      return n;
+    }
+    case Op.DeviceAccess: {
+      const s = table(m, e.a).entries[e.b];
+      if (!s || (e.c === 1 && !s.writable)) return false;
+      if (e.c === 1) {
+        const p = m.pages[s.pfn];
+        p.lastWriter = Writer.Device;
+      }
+      return true;
+    }
+  }
+}
+
+function table(m: Machine, id: number) {
+  const t = m.tables[id];
+  if (t === undefined) throw new ModelError(`no secondary table with id ${id}`);
+  return t;
+}

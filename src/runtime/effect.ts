@@ -1,0 +1,86 @@
+import type { Site } from './site';
+
+/**
+ * The closed set of atomic steps a thread can take on the shared machine state.
+ *
+ * A thread is a generator that yields {@link Effect}s; the runtime applies each one atomically and
+ * sends its result back. Because the set is closed, every effect's footprint (the objects it reads
+ * and writes, and whether it may block or sleep) is known to the runtime: see `footprint.ts`.
+ */
+export const enum Op {
+  // --- locks (include/linux/spinlock.h, mutex.h, rwsem.h) ---
+  SpinLock,
+  SpinUnlock,
+  MutexLock,
+  MutexUnlock,
+  DownRead,
+  UpRead,
+  DownWrite,
+  UpWrite,
+  // --- execution context ---
+  LocalIrqDisable,
+  LocalIrqEnable,
+  /** A point that may sleep: `might_sleep()`, a `GFP_KERNEL` allocation, `wait_event`. */
+  MightSleep,
+  /** `cpu_relax()` / returning to a retry loop: the thread lets others run (a free context switch). */
+  CpuRelax,
+  // --- plain shared variables (sequence counts, in-progress counts) ---
+  Read,
+  Write,
+  Add,
+  // --- pages (mm/page_alloc.c, include/linux/mm.h, mm/swap_state.c) ---
+  AllocPage,
+  GetPage,
+  GetPageUnlessZero,
+  PutPage,
+  SetPageDirty,
+  /** `page_ref_freeze(page, n)` in `__remove_mapping`: on success the page leaves the swap cache and is freed. */
+  PageRefFreeze,
+  SwapCacheAdd,
+  Writeback,
+  // --- primary page table ---
+  PteRead,
+  PteSet,
+  PteClear,
+  TlbFlush,
+  VmaLookup,
+  VmaDetach,
+  // --- secondary MMU ---
+  SpteRead,
+  SpteSet,
+  SpteClearRange,
+  DeviceAccess,
+  /** Pure annotation of a decision the thread made from values it already read (no shared state). */
+  Note,
+}
+
+/** An effect: one atomic step. `a`, `b`, `c`, `d` are the op's operands (handles or values). */
+export interface Effect {
+  readonly op: Op;
+  readonly a: number;
+  readonly b: number;
+  readonly c: number;
+  readonly d: unknown;
+  readonly at: Site;
+  /** Optional text shown instead of the derived label (e.g. `mmu_notifier_retry() == 1: retry`). */
+  readonly text?: string;
+}
+
+export function effect(op: Op, at: Site, a = 0, b = 0, c = 0, d: unknown = undefined, text?: string): Effect {
+  return text === undefined ? { op, a, b, c, d, at } : { op, a, b, c, d, at, text };
+}
+
+/** Effects that may sleep; flagged when issued in atomic context (CONFIG_DEBUG_ATOMIC_SLEEP). */
+export function mightSleep(e: Effect): boolean {
+  switch (e.op) {
+    case Op.MutexLock:
+    case Op.DownRead:
+    case Op.DownWrite:
+    case Op.MightSleep:
+      return true;
+    case Op.AllocPage:
+      return e.b !== 0; // b = 1: GFP_KERNEL (may sleep), 0: GFP_ATOMIC
+    default:
+      return false;
+  }
+}

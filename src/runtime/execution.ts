@@ -1,0 +1,197 @@
+/**
+ * One execution: runs threads of effects on a machine under a scheduler, checks invariants after
+ * every step, and returns a verdict with the trace and the schedule that produced it.
+ *
+ * Mechanism only: which thread runs is the scheduler's business; what an effect does is apply.ts's.
+ */
+import { applyEffect, isEnabled } from './apply';
+import { Op, mightSleep, type Effect } from './effect';
+import { InternalError, ModelError } from './errors';
+import { writeKinds } from './footprint';
+import type { EffectInvariant, Invariant, StateInvariant } from './invariant';
+import type { Machine } from './machine';
+import type { Gen } from './primitives';
+import { PASS, type Verdict } from './verdict';
+import type { Preemption } from '../schedule/preemption';
+import type { Scheduler, SchedulerView } from '../schedule/scheduler';
+
+export interface ThreadSpec {
+  readonly name: string;
+  readonly body: Gen;
+}
+
+export interface TraceStep {
+  readonly thread: number;
+  readonly effect: Effect;
+  readonly result: unknown;
+  /** Set on the step whose effect was issued but not run because it violated an effect invariant. */
+  readonly issuedOnly?: boolean;
+}
+
+export interface ExecutionOptions {
+  readonly maxSteps: number;
+  readonly invariants: readonly Invariant[];
+  /** Called after each step (for reports that show state beside each step). Off in the hot loop. */
+  readonly observe?: (m: Machine, step: TraceStep, index: number) => void;
+}
+
+export interface ExecutionResult {
+  readonly verdict: Verdict;
+  readonly trace: readonly TraceStep[];
+  /** Thread chosen at each step. */
+  readonly choices: readonly number[];
+  /** The switches away from a thread that could have continued: the schedule's preemptions (`at`: global step). */
+  readonly preemptions: readonly (Preemption & { readonly at: number })[];
+  readonly machine: Machine;
+}
+
+function isEffect(x: unknown): x is Effect {
+  return typeof x === 'object' && x !== null && typeof (x as Effect).op === 'number' && typeof (x as Effect).at === 'object';
+}
+
+export function execute(m: Machine, threads: readonly ThreadSpec[], scheduler: Scheduler, opts: ExecutionOptions): ExecutionResult {
+  const n = threads.length;
+  const stateInvs = opts.invariants.filter((i): i is StateInvariant => i.kind === 'state');
+  const effectInvs = opts.invariants.filter((i): i is EffectInvariant => i.kind === 'effect');
+  const pending: (Effect | null)[] = new Array(n).fill(null);
+  const trace: TraceStep[] = [];
+  const choices: number[] = [];
+  const preemptions: (Preemption & { at: number })[] = [];
+  const enabled: number[] = [];
+  const steps: number[] = new Array(n).fill(0);
+  let current = -1;
+  let relaxed = false;
+  let verdict: Verdict | null = null;
+
+  if (m.threads.length !== n) throw new InternalError(`machine has ${m.threads.length} thread contexts for ${n} threads`);
+
+  /** Advances thread `tid` with `value`; records its next effect or its end. Returns a verdict to stop on. */
+  const advance = (tid: number, value: unknown): Verdict | null => {
+    let r: IteratorResult<Effect, void>;
+    try {
+      r = threads[tid].body.next(value);
+    } catch (err) {
+      return modelError(err, tid, trace.length);
+    }
+    if (r.done) {
+      pending[tid] = null;
+      const ctx = m.threads[tid];
+      ctx.done = true;
+      if (ctx.held.length > 0) {
+        const names = ctx.held.map((l) => m.locks[l].name).join(', ');
+        return { kind: 'model-error', message: `thread ${threads[tid].name} finished holding ${names}`, step: trace.length, thread: tid };
+      }
+      if (ctx.atomic !== 0) {
+        return { kind: 'model-error', message: `thread ${threads[tid].name} finished in atomic context (local_irq_disable without enable)`, step: trace.length, thread: tid };
+      }
+      return null;
+    }
+    const e = r.value;
+    if (!isEffect(e)) {
+      return { kind: 'model-error', message: `thread ${threads[tid].name} yielded ${describe(e)}, not a kernel effect (call the kernel API with yield*)`, step: trace.length, thread: tid };
+    }
+    pending[tid] = e;
+    for (const inv of effectInvs) {
+      const msg = inv.check(m, tid, e);
+      if (msg !== null) {
+        trace.push({ thread: tid, effect: e, result: undefined, issuedOnly: true });
+        return { kind: 'violation', invariant: inv.name, message: msg, step: trace.length - 1, thread: tid };
+      }
+    }
+    return null;
+  };
+
+  for (let t = 0; t < n && verdict === null; t++) verdict = advance(t, undefined);
+
+  while (verdict === null) {
+    enabled.length = 0;
+    let live = 0;
+    for (let t = 0; t < n; t++) {
+      const e = pending[t];
+      if (e === null) continue;
+      live++;
+      if (isEnabled(m, t, e)) enabled.push(t);
+    }
+    if (live === 0) {
+      verdict = PASS;
+      break;
+    }
+    if (enabled.length === 0) {
+      verdict = { kind: 'deadlock', message: deadlockMessage(m, threads, pending), step: trace.length };
+      break;
+    }
+    if (trace.length >= opts.maxSteps) {
+      verdict = { kind: 'step-budget-exceeded', message: `no end after ${opts.maxSteps} steps (a retry loop that never succeeds, or a runaway loop)`, step: trace.length };
+      break;
+    }
+    const currentRunnable = current >= 0 && !relaxed && pending[current] !== null && enabled.includes(current);
+    const currentSteps = current >= 0 ? steps[current] : 0;
+    const view: SchedulerView = { step: trace.length, current, currentSteps, enabled, currentRunnable, threadCount: n };
+    const tid = scheduler.choose(view);
+    if (!enabled.includes(tid)) throw new InternalError(`scheduler chose thread ${tid}, which is not enabled`);
+    if (currentRunnable && tid !== current) preemptions.push({ thread: current, after: currentSteps, to: tid, at: trace.length });
+    steps[tid]++;
+    const e = pending[tid] as Effect;
+    let result: unknown;
+    try {
+      result = applyEffect(m, tid, e);
+    } catch (err) {
+      trace.push({ thread: tid, effect: e, result: undefined });
+      choices.push(tid);
+      verdict = modelError(err, tid, trace.length - 1);
+      break;
+    }
+    const stepRec: TraceStep = { thread: tid, effect: e, result };
+    trace.push(stepRec);
+    choices.push(tid);
+    m.step++;
+    if (opts.observe) opts.observe(m, stepRec, trace.length - 1);
+    const kinds = writeKinds(e.op);
+    if (kinds !== 0) {
+      for (const inv of stateInvs) {
+        if ((inv.watches & kinds) === 0) continue;
+        const msg = inv.check(m);
+        if (msg !== null) {
+          verdict = { kind: 'violation', invariant: inv.name, message: msg, step: trace.length - 1, thread: tid };
+          break;
+        }
+      }
+      if (verdict !== null) break;
+    }
+    current = tid;
+    relaxed = e.op === Op.CpuRelax;
+    verdict = advance(tid, result);
+  }
+  return { verdict, trace, choices, preemptions, machine: m };
+}
+
+function modelError(err: unknown, tid: number, step: number): Verdict {
+  if (err instanceof InternalError) throw err;
+  const msg = err instanceof Error ? err.message : String(err);
+  const prefix = err instanceof ModelError ? '' : 'threw: ';
+  return { kind: 'model-error', message: `${prefix}${msg}`, step, thread: tid };
+}
+
+function describe(x: unknown): string {
+  if (x === undefined) return 'undefined';
+  if (x === null) return 'null';
+  if (typeof x === 'object') return `an object without an effect op (${JSON.stringify(x)?.slice(0, 60)})`;
+  return `${typeof x} ${String(x).slice(0, 40)}`;
+}
+
+function deadlockMessage(m: Machine, threads: readonly ThreadSpec[], pending: readonly (Effect | null)[]): string {
+  const parts: string[] = [];
+  pending.forEach((e, t) => {
+    if (e === null) return;
+    const lock = m.locks[e.a];
+    const holders = lock.owner >= 0 ? [lock.owner] : lock.readers;
+    const by = holders.map((h) => threads[h].name + (m.threads[h].done ? ' (finished)' : '')).join(', ');
+    parts.push(`${threads[t].name} waits for ${lock.name} held by ${by}`);
+  });
+  return parts.join('; ');
+}
+
+/** Whether an effect would be flagged by CONFIG_DEBUG_ATOMIC_SLEEP in this thread's context. */
+export function sleepsInAtomic(m: Machine, tid: number, e: Effect): boolean {
+  return mightSleep(e) && m.threads[tid].atomic > 0;
+}

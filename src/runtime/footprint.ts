@@ -1,0 +1,162 @@
+/**
+ * Footprints: which shared objects an effect reads and writes. Derived from the effect itself (the
+ * effect set is closed), so every effect declares its footprint without the thread code saying it.
+ *
+ * Used by the runtime to run only the invariants an effect can affect, and by partial-order
+ * reduction to decide which steps commute.
+ */
+import { Op, type Effect } from './effect';
+import type { Machine } from './machine';
+
+/** Kinds of shared object. An object id is `kind << 24 | index`. */
+export const enum Obj {
+  Lock = 1,
+  Counter = 2,
+  Page = 3,
+  Pte = 4,
+  Spte = 5,
+  Vma = 6,
+  Allocator = 7,
+  CpuTlb = 8,
+  Thread = 9,
+}
+
+/** Bit masks of object kinds, for cheap "may this step affect that invariant" tests. */
+export const K_LOCK = 1 << Obj.Lock;
+export const K_COUNTER = 1 << Obj.Counter;
+export const K_PAGE = 1 << Obj.Page;
+export const K_PTE = 1 << Obj.Pte;
+export const K_SPTE = 1 << Obj.Spte;
+export const K_VMA = 1 << Obj.Vma;
+export const K_ALLOC = 1 << Obj.Allocator;
+export const K_TLB = 1 << Obj.CpuTlb;
+export const K_THREAD = 1 << Obj.Thread;
+
+export function objId(kind: Obj, index: number): number {
+  return (kind << 24) | index;
+}
+
+/** Per op: the kinds of object it may write. */
+const WRITES: number[] = [];
+function w(op: Op, mask: number) {
+  WRITES[op] = mask;
+}
+w(Op.SpinLock, K_LOCK | K_THREAD);
+w(Op.SpinUnlock, K_LOCK | K_THREAD);
+w(Op.MutexLock, K_LOCK | K_THREAD);
+w(Op.MutexUnlock, K_LOCK | K_THREAD);
+w(Op.DownRead, K_LOCK | K_THREAD);
+w(Op.UpRead, K_LOCK | K_THREAD);
+w(Op.DownWrite, K_LOCK | K_THREAD);
+w(Op.UpWrite, K_LOCK | K_THREAD);
+w(Op.LocalIrqDisable, K_THREAD);
+w(Op.LocalIrqEnable, K_THREAD);
+w(Op.MightSleep, 0);
+w(Op.CpuRelax, 0);
+w(Op.Note, 0);
+w(Op.Read, 0);
+w(Op.Write, K_COUNTER);
+w(Op.Add, K_COUNTER);
+w(Op.AllocPage, K_PAGE | K_ALLOC);
+w(Op.GetPage, K_PAGE);
+w(Op.GetPageUnlessZero, K_PAGE);
+w(Op.PutPage, K_PAGE | K_ALLOC);
+w(Op.SetPageDirty, K_PAGE);
+w(Op.PageRefFreeze, K_PAGE | K_ALLOC);
+w(Op.SwapCacheAdd, K_PAGE);
+w(Op.Writeback, K_PAGE);
+w(Op.PteRead, 0);
+w(Op.PteSet, K_PTE | K_PAGE);
+w(Op.PteClear, K_PTE | K_PAGE);
+w(Op.TlbFlush, K_TLB);
+w(Op.VmaLookup, 0);
+w(Op.VmaDetach, K_VMA);
+w(Op.SpteRead, 0);
+w(Op.SpteSet, K_SPTE);
+w(Op.SpteClearRange, K_SPTE);
+w(Op.DeviceAccess, K_PAGE);
+
+export function writeKinds(op: Op): number {
+  return WRITES[op];
+}
+
+export interface Footprint {
+  readonly reads: readonly number[];
+  readonly writes: readonly number[];
+  /** Whether the step is a synchronisation (lock acquire/release): DPOR treats these as conflicts. */
+  readonly sync: boolean;
+}
+
+/** The exact objects an effect reads and writes on machine `m` (before it is applied). */
+export function footprint(m: Machine, tid: number, e: Effect): Footprint {
+  const thread = objId(Obj.Thread, tid);
+  switch (e.op) {
+    case Op.SpinLock:
+    case Op.SpinUnlock:
+    case Op.MutexLock:
+    case Op.MutexUnlock:
+    case Op.DownRead:
+    case Op.UpRead:
+    case Op.DownWrite:
+    case Op.UpWrite:
+      return { reads: [], writes: [objId(Obj.Lock, e.a), thread], sync: true };
+    case Op.LocalIrqDisable:
+    case Op.LocalIrqEnable:
+      return { reads: [], writes: [thread], sync: false };
+    case Op.MightSleep:
+    case Op.CpuRelax:
+    case Op.Note:
+      return { reads: [thread], writes: [], sync: false };
+    case Op.Read:
+      return { reads: [objId(Obj.Counter, e.a)], writes: [], sync: false };
+    case Op.Write:
+    case Op.Add:
+      return { reads: [], writes: [objId(Obj.Counter, e.a)], sync: false };
+    case Op.AllocPage: {
+      const next = m.freeList.length > 0 ? m.freeList[m.freeList.length - 1] : m.pages.length;
+      return { reads: [], writes: [objId(Obj.Allocator, 0), objId(Obj.Page, next)], sync: false };
+    }
+    case Op.GetPage:
+    case Op.GetPageUnlessZero:
+    case Op.SetPageDirty:
+    case Op.SwapCacheAdd:
+    case Op.Writeback:
+      return { reads: [], writes: [objId(Obj.Page, e.a)], sync: false };
+    case Op.PutPage:
+    case Op.PageRefFreeze:
+      return { reads: [], writes: [objId(Obj.Page, e.a), objId(Obj.Allocator, 0)], sync: false };
+    case Op.PteRead:
+      return { reads: [objId(Obj.Pte, e.a)], writes: [], sync: false };
+    case Op.PteSet:
+    case Op.PteClear: {
+      const cur = m.ptes[e.a];
+      const writes = [objId(Obj.Pte, e.a)];
+      if (cur && !cur.swap) writes.push(objId(Obj.Page, cur.pfn));
+      if (e.op === Op.PteSet) writes.push(objId(Obj.Page, (e.d as { pfn: number }).pfn));
+      return { reads: [], writes, sync: false };
+    }
+    case Op.TlbFlush:
+      return { reads: [], writes: [objId(Obj.CpuTlb, 0)], sync: false };
+    case Op.VmaLookup:
+      return { reads: [objId(Obj.Vma, e.a)], writes: [], sync: false };
+    case Op.VmaDetach: {
+      const writes: number[] = [];
+      for (let v = e.a; v < e.a + e.b && v < m.nPages; v++) writes.push(objId(Obj.Vma, v));
+      return { reads: [], writes, sync: false };
+    }
+    case Op.SpteRead:
+      return { reads: [objId(Obj.Spte, e.a * 4096 + e.b)], writes: [], sync: false };
+    case Op.SpteSet:
+      return { reads: [], writes: [objId(Obj.Spte, e.a * 4096 + e.b)], sync: false };
+    case Op.SpteClearRange: {
+      const writes: number[] = [];
+      for (let v = Math.max(0, e.b); v < e.c && v < m.nPages; v++) writes.push(objId(Obj.Spte, e.a * 4096 + v));
+      return { reads: [], writes, sync: false };
+    }
+    case Op.DeviceAccess: {
+      const s = m.tables[e.a]?.entries[e.b];
+      const reads = [objId(Obj.Spte, e.a * 4096 + e.b)];
+      return { reads, writes: s ? [objId(Obj.Page, s.pfn)] : [], sync: false };
+    }
+  }
+}

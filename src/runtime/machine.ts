@@ -1,0 +1,160 @@
+/**
+ * The machine: all mutable state of one execution in one value, objects referenced by index handles
+ * (pages by pfn, PTEs by virtual page number, locks, counters and secondary tables by id).
+ *
+ * Nothing outside this value changes during an execution, so an execution can be reset (build a new
+ * machine), copied (`cloneMachine`), hashed and printed.
+ */
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+/** First user address of the modelled VMA. Small, so that timelines stay readable. */
+export const VMA_BASE = 0x100000;
+/** pfn 0 is the shared zero page (`my_zero_pfn()`): mapped read-only by read faults, never freed. */
+export const ZERO_PFN = 0;
+
+export const enum Writer {
+  None = 0,
+  Cpu = 1,
+  Device = 2,
+}
+
+export interface Page {
+  refcount: number;
+  mapcount: number;
+  free: boolean;
+  /** Bumped at every free: a pfn that comes back from the allocator is a different page. */
+  generation: number;
+  /** PG_dirty. */
+  dirty: boolean;
+  /** PG_swapcache: the page is in the swap cache (which holds one reference). */
+  swapCache: boolean;
+  lastWriter: Writer;
+  /** Step at which the page was last freed (-1 if never): reports say when. */
+  freedAt: number;
+}
+
+/** A primary PTE. `swap` entries keep the pfn of the swap-cache page they were unmapped from. */
+export interface Pte {
+  pfn: number;
+  generation: number;
+  writable: boolean;
+  dirty: boolean;
+  young: boolean;
+  swap: boolean;
+}
+
+/** A secondary-MMU entry (an spte): what the device uses to reach memory. */
+export interface Spte {
+  pfn: number;
+  /** The generation of the page when the driver looked it up (from gup), not when installed. */
+  generation: number;
+  writable: boolean;
+}
+
+export const enum LockKind {
+  Spin = 0,
+  Mutex = 1,
+  RwSem = 2,
+}
+
+export interface Lock {
+  readonly kind: LockKind;
+  readonly name: string;
+  /** Exclusive owner (thread id) or -1. */
+  owner: number;
+  /** Thread ids holding the lock for read (rw-semaphores). */
+  readers: number[];
+}
+
+export interface SecondaryTable {
+  readonly name: string;
+  /** Name of the driver (notifier) that owns it. */
+  readonly owner: string;
+  entries: (Spte | null)[];
+}
+
+export interface ThreadContext {
+  readonly name: string;
+  /** Spinlocks held + local_irq_disable depth: > 0 means atomic context. */
+  atomic: number;
+  /** Lock ids held, in acquisition order. */
+  held: number[];
+  done: boolean;
+}
+
+export interface Machine {
+  /** Number of virtual pages in the modelled VMA. */
+  readonly nPages: number;
+  pages: Page[];
+  /** LIFO free list of pfns: a freed pfn is the first to be reused, like the per-cpu page lists. */
+  freeList: number[];
+  ptes: (Pte | null)[];
+  /** Whether each virtual page still lies inside a VMA (munmap detaches). */
+  vma: boolean[];
+  locks: Lock[];
+  counters: number[];
+  readonly counterNames: string[];
+  tables: SecondaryTable[];
+  threads: ThreadContext[];
+  /** Global step counter (number of effects applied so far). */
+  step: number;
+}
+
+export function newPage(): Page {
+  return { refcount: 0, mapcount: 0, free: true, generation: 0, dirty: false, swapCache: false, lastWriter: Writer.None, freedAt: -1 };
+}
+
+export function createMachine(nPages: number): Machine {
+  const zero = newPage();
+  zero.free = false;
+  zero.refcount = 1; // the zero page is reserved and never freed
+  const ptes: (Pte | null)[] = new Array(nPages).fill(null);
+  const vma: boolean[] = new Array(nPages).fill(true);
+  return { nPages, pages: [zero], freeList: [], ptes, vma, locks: [], counters: [], counterNames: [], tables: [], threads: [], step: 0 };
+}
+
+export function addLock(m: Machine, kind: LockKind, name: string): number {
+  m.locks.push({ kind, name, owner: -1, readers: [] });
+  return m.locks.length - 1;
+}
+
+export function addCounter(m: Machine, name: string, initial = 0): number {
+  m.counters.push(initial);
+  m.counterNames.push(name);
+  return m.counters.length - 1;
+}
+
+export function addTable(m: Machine, name: string, owner: string): number {
+  m.tables.push({ name, owner, entries: new Array(m.nPages).fill(null) });
+  return m.tables.length - 1;
+}
+
+export function addressOf(vpn: number): number {
+  return VMA_BASE + vpn * PAGE_SIZE;
+}
+
+export function vpnOf(address: number): number {
+  return Math.floor((address - VMA_BASE) / PAGE_SIZE);
+}
+
+export function hex(n: number): string {
+  return '0x' + n.toString(16);
+}
+
+/** A deep copy; the copy shares nothing mutable with the original. */
+export function cloneMachine(m: Machine): Machine {
+  return {
+    nPages: m.nPages,
+    pages: m.pages.map((p) => ({ ...p })),
+    freeList: m.freeList.slice(),
+    ptes: m.ptes.map((p) => (p ? { ...p } : null)),
+    vma: m.vma.slice(),
+    locks: m.locks.map((l) => ({ ...l, readers: l.readers.slice() })),
+    counters: m.counters.slice(),
+    counterNames: m.counterNames.slice(),
+    tables: m.tables.map((t) => ({ ...t, entries: t.entries.map((e) => (e ? { ...e } : null)) })),
+    threads: m.threads.map((t) => ({ ...t, held: t.held.slice() })),
+    step: m.step,
+  };
+}

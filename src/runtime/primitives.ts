@@ -1,0 +1,181 @@
+/**
+ * The kernel's primitive operations as effects. Each function is a generator that yields exactly one
+ * {@link Effect} and returns what the runtime sends back, so callers write
+ * `const seq = yield* read(kvm.seq, AT)` and get a typed value.
+ *
+ * The core VM (src/kernel/) and every notifier (src/drivers/, and users' own modules) are written
+ * with these and nothing else: code between two yields touches only thread-local variables.
+ */
+import { effect, Op, type Effect } from './effect';
+import type { Pte, Spte } from './machine';
+import type { Site } from './site';
+
+/** What a thread body or a callback is: a generator of effects returning T. */
+export type Gen<T = void> = Generator<Effect, T, unknown>;
+
+/** A counted reference to a page, as `get_page`/`gup` hand out: pfn plus the generation it was taken at. */
+export interface PageRef {
+  readonly pfn: number;
+  readonly generation: number;
+}
+
+/** Handle types: plain numbers, named for readability. */
+export type LockId = number;
+export type CounterId = number;
+export type TableId = number;
+
+function* step<T>(e: Effect): Gen<T> {
+  return (yield e) as T;
+}
+
+// --- locks -------------------------------------------------------------------------------------
+
+/** `spin_lock()`: spins while contended; the holder is in atomic context until `spin_unlock()`. */
+export function spinLock(lock: LockId, at: Site): Gen {
+  return step(effect(Op.SpinLock, at, lock));
+}
+export function spinUnlock(lock: LockId, at: Site): Gen {
+  return step(effect(Op.SpinUnlock, at, lock));
+}
+/** `mutex_lock()`: may sleep. */
+export function mutexLock(lock: LockId, at: Site): Gen {
+  return step(effect(Op.MutexLock, at, lock));
+}
+export function mutexUnlock(lock: LockId, at: Site): Gen {
+  return step(effect(Op.MutexUnlock, at, lock));
+}
+/** `down_read()`: may sleep. */
+export function downRead(sem: LockId, at: Site): Gen {
+  return step(effect(Op.DownRead, at, sem));
+}
+export function upRead(sem: LockId, at: Site): Gen {
+  return step(effect(Op.UpRead, at, sem));
+}
+/** `down_write()`: may sleep. */
+export function downWrite(sem: LockId, at: Site): Gen {
+  return step(effect(Op.DownWrite, at, sem));
+}
+export function upWrite(sem: LockId, at: Site): Gen {
+  return step(effect(Op.UpWrite, at, sem));
+}
+
+// --- context -----------------------------------------------------------------------------------
+
+export function localIrqDisable(at: Site): Gen {
+  return step(effect(Op.LocalIrqDisable, at));
+}
+export function localIrqEnable(at: Site): Gen {
+  return step(effect(Op.LocalIrqEnable, at));
+}
+/** A sleeping point: `might_sleep()`, a `GFP_KERNEL` allocation, waiting for a fence. `what` names it. */
+export function mightSleep(what: string, at: Site): Gen {
+  return step(effect(Op.MightSleep, at, 0, 0, 0, undefined, what));
+}
+/** Back to a retry loop (`cpu_relax()`, re-entering the guest): lets the other threads run. */
+export function cpuRelax(at: Site, what?: string): Gen {
+  return step(effect(Op.CpuRelax, at, 0, 0, 0, undefined, what));
+}
+/** Records a decision taken on thread-local values (no shared state is touched). */
+export function note(text: string, at: Site): Gen {
+  return step(effect(Op.Note, at, 0, 0, 0, undefined, text));
+}
+
+// --- shared variables --------------------------------------------------------------------------
+
+export function read(counter: CounterId, at: Site): Gen<number> {
+  return step(effect(Op.Read, at, counter));
+}
+export function write(counter: CounterId, value: number, at: Site): Gen {
+  return step(effect(Op.Write, at, counter, value));
+}
+/** Adds `delta` and returns the new value. */
+export function add(counter: CounterId, delta: number, at: Site): Gen<number> {
+  return step(effect(Op.Add, at, counter, delta));
+}
+
+// --- pages -------------------------------------------------------------------------------------
+
+/** `alloc_page()`: `gfpKernel` allocations may sleep. Returns the new page with one reference. */
+export function allocPage(gfpKernel: boolean, at: Site): Gen<PageRef> {
+  return step(effect(Op.AllocPage, at, 0, gfpKernel ? 1 : 0));
+}
+/** `get_page()`: the caller already holds a reference (or the PTL with the page mapped). */
+export function getPage(page: PageRef, at: Site): Gen {
+  return step(effect(Op.GetPage, at, page.pfn, page.generation));
+}
+/** `get_page_unless_zero()` / `page_cache_get_speculative()`: fails on a page being freed. */
+export function getPageUnlessZero(page: PageRef, at: Site): Gen<boolean> {
+  return step(effect(Op.GetPageUnlessZero, at, page.pfn, page.generation));
+}
+/** Flags for {@link putPage}: also `page_remove_rmap()`, also drop the swap cache's reference. */
+export const PUT_REMOVE_RMAP = 1;
+export const PUT_FREE_SWAP_CACHE = 2;
+/** `put_page()`: the page is freed when the last reference goes. */
+export function putPage(page: PageRef, at: Site, flags = 0): Gen {
+  return step(effect(Op.PutPage, at, page.pfn, page.generation, flags));
+}
+/** `set_page_dirty()`. */
+export function setPageDirty(page: PageRef, at: Site): Gen {
+  return step(effect(Op.SetPageDirty, at, page.pfn, page.generation));
+}
+/** `page_ref_freeze(page, expected)`; on success the page leaves the swap cache and is freed. */
+export function pageRefFreeze(page: PageRef, expected: number, at: Site): Gen<boolean> {
+  return step(effect(Op.PageRefFreeze, at, page.pfn, page.generation, expected));
+}
+/** `add_to_swap()`: the swap cache takes a reference and the page is dirtied for pageout. */
+export function swapCacheAdd(page: PageRef, at: Site): Gen<boolean> {
+  return step(effect(Op.SwapCacheAdd, at, page.pfn, page.generation));
+}
+/** `pageout()`: write the dirty page back (to swap) and clear PG_dirty. */
+export function writeback(page: PageRef, at: Site): Gen<boolean> {
+  return step(effect(Op.Writeback, at, page.pfn, page.generation));
+}
+
+// --- primary page table ------------------------------------------------------------------------
+
+/** Reads the PTE of virtual page `vpn` (a copy; null when none). */
+export function pteRead(vpn: number, at: Site): Gen<Pte | null> {
+  return step(effect(Op.PteRead, at, vpn));
+}
+/** `set_pte_at()`. */
+export function pteSet(vpn: number, pte: Pte, at: Site): Gen {
+  return step(effect(Op.PteSet, at, vpn, 0, 0, pte));
+}
+/**
+ * `ptep_get_and_clear()` (flush = false) or `ptep_clear_flush()` (flush = true). Returns the old PTE.
+ * With `removeRmap`, the same step does `page_remove_rmap()` for the page it mapped (both happen
+ * under the PTL, where no other thread of the model can observe the gap).
+ */
+export function pteClear(vpn: number, flush: boolean, removeRmap: boolean, at: Site): Gen<Pte | null> {
+  return step(effect(Op.PteClear, at, vpn, flush ? 1 : 0, removeRmap ? 1 : 0));
+}
+/** CPU TLB flush of `[startVpn, endVpn)` (`flush_tlb_range`, `try_to_unmap_flush`, `tlb_flush`). */
+export function tlbFlush(startVpn: number, endVpn: number, at: Site): Gen {
+  return step(effect(Op.TlbFlush, at, startVpn, endVpn));
+}
+/** `find_vma()`: whether `vpn` lies in a VMA. */
+export function vmaLookup(vpn: number, at: Site): Gen<boolean> {
+  return step(effect(Op.VmaLookup, at, vpn));
+}
+/** `detach_vmas_to_be_unmapped()`: `[vpn, vpn + n)` leaves the VMA list. */
+export function vmaDetach(vpn: number, n: number, at: Site): Gen {
+  return step(effect(Op.VmaDetach, at, vpn, n));
+}
+
+// --- secondary MMU -----------------------------------------------------------------------------
+
+export function spteRead(table: TableId, vpn: number, at: Site): Gen<Spte | null> {
+  return step(effect(Op.SpteRead, at, table, vpn));
+}
+/** Installs an spte for `vpn` mapping `page` (the generation recorded is the one of `page`). */
+export function spteSet(table: TableId, vpn: number, page: PageRef, writable: boolean, at: Site): Gen {
+  return step(effect(Op.SpteSet, at, table, vpn, writable ? 1 : 0, page));
+}
+/** Clears every spte in `[startVpn, endVpn)`; returns how many were present. */
+export function spteClearRange(table: TableId, startVpn: number, endVpn: number, at: Site): Gen<number> {
+  return step(effect(Op.SpteClearRange, at, table, startVpn, endVpn));
+}
+/** The device reads or writes memory through its table: true if the translation hit, false on a miss. */
+export function deviceAccess(table: TableId, vpn: number, isWrite: boolean, at: Site): Gen<boolean> {
+  return step(effect(Op.DeviceAccess, at, table, vpn, isWrite ? 1 : 0));
+}

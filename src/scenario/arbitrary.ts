@@ -1,0 +1,48 @@
+/**
+ * fast-check arbitraries for scenarios and schedules, shaped so that shrinking removes operations,
+ * threads (a thread with no operations is dropped) and preemptions, and lowers page numbers.
+ */
+import fc from 'fast-check';
+import type { Preemption } from '../schedule/preemption';
+import type { Scenario, ThreadScenario } from './scenario';
+
+export interface ScenarioBounds {
+  /** Highest page index + 1 (1–4 in the spine). */
+  readonly pages: number;
+  readonly maxOpsPerThread: number;
+}
+
+export const DEFAULT_BOUNDS: ScenarioBounds = { pages: 4, maxOpsPerThread: 3 };
+
+export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitrary<Scenario> {
+  // Races need threads on the same page: page 0 is drawn half the time, any page otherwise.
+  const page = fc.oneof(fc.constant(0), fc.nat({ max: b.pages - 1 }));
+  const access = fc.record({ op: fc.constant('access' as const), page, write: fc.boolean() });
+  const munmap = fc.record({ op: fc.constant('munmap' as const), page, pages: fc.integer({ min: 1, max: 2 }) }).map((o) => ({ ...o, pages: Math.min(o.pages, b.pages - o.page) }));
+  const reclaim = fc.record({ op: fc.constant('reclaim' as const), page });
+  return fc
+    .record({
+      cpu: fc.array(fc.oneof(access, munmap), { maxLength: b.maxOpsPerThread }),
+      reclaim: fc.array(reclaim, { maxLength: Math.min(2, b.maxOpsPerThread) }),
+      device: fc.array(access, { maxLength: b.maxOpsPerThread }),
+    })
+    .map(({ cpu, reclaim: rec, device }) => {
+      const threads: ThreadScenario[] = [];
+      if (cpu.length) threads.push({ kind: 'cpu', ops: cpu });
+      if (rec.length) threads.push({ kind: 'reclaim', ops: rec });
+      if (device.length) threads.push({ kind: 'device', ops: device });
+      return { threads };
+    })
+    .filter((s) => s.threads.length > 0);
+}
+
+/**
+ * Up to `max` preemptions of one of `threads` threads after fewer than `maxStep` of its steps, each
+ * to another thread (drawn as an offset, so no preemption is wasted on switching to itself).
+ */
+export function scheduleArbitrary(max = 3, maxStep = 60, threads = 3): fc.Arbitrary<Preemption[]> {
+  const preemption = fc
+    .record({ thread: fc.nat({ max: threads - 1 }), after: fc.integer({ min: 1, max: maxStep - 1 }), offset: fc.integer({ min: 1, max: Math.max(1, threads - 1) }) })
+    .map(({ thread, after, offset }) => ({ thread, after, to: (thread + offset) % threads }));
+  return fc.array(preemption, { maxLength: max });
+}

@@ -1,0 +1,86 @@
+/**
+ * From a scenario to an execution's initial state: the machine (mm locks first, then each driver's
+ * private objects), the kernel context, and one thread program per scenario thread.
+ */
+import type { Era } from '../eras/era';
+import type { KernelContext } from '../kernel/context';
+import { userAccess } from '../kernel/fault';
+import { createMm } from '../kernel/mm';
+import { vmMunmap } from '../kernel/mmap';
+import { shrinkPage } from '../kernel/vmscan';
+import type { NotifierDefinition, NotifierInstance, SetupApi } from '../notifier/definition';
+import { kernelApi } from '../notifier/kernel-api';
+import { ModelError } from '../runtime/errors';
+import type { ThreadSpec } from '../runtime/execution';
+import { LockKind, addCounter, addLock, addTable, addressOf, type Machine } from '../runtime/machine';
+import * as p from '../runtime/primitives';
+import type { Gen } from '../runtime/primitives';
+import { site } from '../runtime/site';
+import { scenarioPages, type Scenario, type ThreadScenario } from './scenario';
+
+const DEVICE = site('device', 'secondary MMU access (hardware walk of the driver table)', 'model');
+const REENTER = site('device', 'fault returned: retry the access', 'model');
+
+export interface Built {
+  readonly machine: Machine;
+  readonly threads: ThreadSpec[];
+  readonly kc: KernelContext;
+}
+
+function setupApi(m: Machine, driver: string): SetupApi {
+  return {
+    spinlock: (name) => addLock(m, LockKind.Spin, name),
+    mutex: (name) => addLock(m, LockKind.Mutex, name),
+    rwsem: (name) => addLock(m, LockKind.RwSem, name),
+    counter: (name, initial) => addCounter(m, name, initial ?? 0),
+    secondaryTable: (name) => addTable(m, name, driver),
+  };
+}
+
+/** The device side of a driver: each access goes through its table and faults through the driver on a miss. */
+function* deviceThread(kc: KernelContext, n: NotifierInstance, ops: ThreadScenario['ops']): Gen {
+  const table = n.def.device.table(n.state);
+  for (const op of ops) {
+    if (op.op !== 'access') continue;
+    for (;;) {
+      if (yield* p.deviceAccess(table, op.page, op.write, DEVICE)) break;
+      const r = yield* n.def.device.fault(kc.k, n.state, { address: addressOf(op.page), write: op.write });
+      if (r === 'error') {
+        yield* p.note('device fault failed: access aborted', REENTER);
+        break;
+      }
+      if (r === 'retry') yield* p.cpuRelax(REENTER, 'retry: re-enter and fault again');
+      else if (r !== 'mapped') throw new ModelError(`${n.def.name} device fault returned ${JSON.stringify(r)}, not 'mapped' | 'retry' | 'error'`);
+    }
+  }
+}
+
+function* cpuThread(kc: KernelContext, ops: ThreadScenario['ops']): Gen {
+  for (const op of ops) {
+    if (op.op === 'access') yield* userAccess(kc, op.page, op.write);
+    else if (op.op === 'munmap') yield* vmMunmap(kc, op.page, op.pages);
+  }
+}
+
+function* reclaimThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages: number): Gen {
+  for (const op of ops) if (op.op === 'reclaim') yield* shrinkPage(kc, op.page, vmaPages);
+}
+
+export function buildExecution(era: Era, drivers: readonly NotifierDefinition<any>[], scenario: Scenario): Built {
+  const nPages = scenarioPages(scenario);
+  const m = createMm(nPages);
+  const notifiers: NotifierInstance[] = drivers.map((def) => ({ def, state: def.setup(setupApi(m, def.name)) }));
+  const kc = { era, notifiers } as { era: Era; notifiers: NotifierInstance[]; k: KernelContext['k'] };
+  kc.k = kernelApi(kc);
+  const counts = new Map<string, number>();
+  const threads: ThreadSpec[] = scenario.threads.map((t) => {
+    const i = counts.get(t.kind) ?? 0;
+    counts.set(t.kind, i + 1);
+    const name = i === 0 ? t.kind : `${t.kind}${i}`;
+    m.threads.push({ name, atomic: 0, held: [], done: false });
+    const body =
+      t.kind === 'cpu' ? cpuThread(kc, t.ops) : t.kind === 'reclaim' ? reclaimThread(kc, t.ops, nPages) : deviceThread(kc, notifiers[0], t.ops);
+    return { name, body };
+  });
+  return { machine: m, threads, kc };
+}

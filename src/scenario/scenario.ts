@@ -1,0 +1,96 @@
+/**
+ * Scenarios are data (DESIGN §4): which threads run which operations on which pages. The era and
+ * the driver come from the check's options.
+ */
+import { UsageError } from '../runtime/errors';
+
+/** A user access (read or write) of page `page` by a CPU thread: faults if the PTE does not allow it. */
+export interface CpuAccess {
+  readonly op: 'access';
+  readonly page: number;
+  readonly write: boolean;
+}
+/** `munmap()` of `pages` pages starting at page `page`. */
+export interface Munmap {
+  readonly op: 'munmap';
+  readonly page: number;
+  readonly pages: number;
+}
+/** Reclaim (swap-out) of the page mapped at `page`. */
+export interface Reclaim {
+  readonly op: 'reclaim';
+  readonly page: number;
+}
+/** A device access through the secondary MMU, faulting through the driver on a miss. */
+export interface DeviceAccess {
+  readonly op: 'access';
+  readonly page: number;
+  readonly write: boolean;
+}
+
+export type ThreadScenario =
+  | { readonly kind: 'cpu'; readonly ops: readonly (CpuAccess | Munmap)[] }
+  | { readonly kind: 'reclaim'; readonly ops: readonly Reclaim[] }
+  | { readonly kind: 'device'; readonly ops: readonly DeviceAccess[] };
+
+export interface Scenario {
+  readonly threads: readonly ThreadScenario[];
+}
+
+export const MAX_PAGES = 8;
+
+/** Number of virtual pages the scenario's VMA needs (1 + the highest page it names). */
+export function scenarioPages(s: Scenario): number {
+  let n = 1;
+  for (const t of s.threads) {
+    for (const op of t.ops) n = Math.max(n, op.page + ('pages' in op ? op.pages : 1));
+  }
+  return n;
+}
+
+/** Number of operations over all threads. */
+export function scenarioOps(s: Scenario): number {
+  return s.threads.reduce((n, t) => n + t.ops.length, 0);
+}
+
+function opText(kind: ThreadScenario['kind'], op: CpuAccess | Munmap | Reclaim | DeviceAccess): string {
+  switch (op.op) {
+    case 'access':
+      return `${op.write ? 'write' : 'read'}(${op.page})`;
+    case 'munmap':
+      return `munmap(${op.page}, ${op.pages})`;
+    case 'reclaim':
+      return `reclaim(${op.page})`;
+  }
+  void kind;
+}
+
+/** `cpu: write(0) munmap(0, 1) | device: write(0)` */
+export function scenarioText(s: Scenario): string {
+  return s.threads.map((t) => `${t.kind}: ${t.ops.map((o) => opText(t.kind, o)).join(' ')}`).join(' | ');
+}
+
+/** Checks a scenario that came from outside (a replay token, a file): throws UsageError naming the problem. */
+export function validateScenario(x: unknown): Scenario {
+  const bad = (why: string): never => {
+    throw new UsageError(`invalid scenario: ${why}`);
+  };
+  if (typeof x !== 'object' || x === null || !Array.isArray((x as Scenario).threads)) bad('expected { threads: [...] }');
+  const threads = (x as Scenario).threads;
+  if (threads.length === 0 || threads.length > 8) bad('1 to 8 threads');
+  const page = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) < MAX_PAGES;
+  for (const t of threads) {
+    if (!['cpu', 'reclaim', 'device'].includes(t?.kind)) bad(`unknown thread kind '${String(t?.kind)}'`);
+    if (!Array.isArray(t.ops) || t.ops.length > 16) bad('ops must be an array of at most 16 operations');
+    for (const op of t.ops as unknown as readonly Record<string, unknown>[]) {
+      if (!page(op.page)) bad(`page must be an integer in [0, ${MAX_PAGES})`);
+      const allowed = t.kind === 'cpu' ? ['access', 'munmap'] : t.kind === 'reclaim' ? ['reclaim'] : ['access'];
+      if (!allowed.includes(op.op as string)) bad(`operation '${String(op.op)}' is not one a ${t.kind} thread does`);
+      if (op.op === 'access' && typeof op.write !== 'boolean') bad('access needs write: boolean');
+      if (op.op === 'munmap' && !(Number.isInteger(op.pages) && (op.pages as number) >= 1 && (op.page as number) + (op.pages as number) <= MAX_PAGES)) {
+        bad('munmap needs pages >= 1 within the VMA');
+      }
+    }
+  }
+  return x as Scenario;
+}

@@ -1,0 +1,63 @@
+/**
+ * Replay tokens: a short string that reproduces one execution exactly (kernel, driver, scenario,
+ * preemptions, step budget). Format: `mr1.` + base64url(crc32 ‖ deflate(JSON)). The checksum makes a
+ * corrupt or truncated token a clear error instead of a different execution.
+ */
+import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
+import type { Case } from '../check/case';
+import { UsageError } from '../runtime/errors';
+import { validateScenario } from '../scenario/scenario';
+
+const PREFIX = 'mr1.';
+
+type Compact = [kernel: string, driver: string, threads: [string, (string | number)[][]][], preemptions: number[], maxSteps: number];
+
+export function encodeToken(c: Case): string {
+  const threads = c.scenario.threads.map((t): [string, (string | number)[][]] => [
+    t.kind,
+    t.ops.map((o) => (o.op === 'munmap' ? ['u', o.page, o.pages] : o.op === 'reclaim' ? ['r', o.page] : [o.write ? 'w' : 'a', o.page])),
+  ]);
+  const compact: Compact = [c.kernel, c.driver, threads, c.preemptions.flatMap((p) => [p.thread, p.after, p.to]), c.maxSteps];
+  const body = deflateRawSync(Buffer.from(JSON.stringify(compact)), { level: 9 });
+  const sum = Buffer.alloc(4);
+  sum.writeUInt32BE(crc32(body) >>> 0);
+  return PREFIX + Buffer.concat([sum, body]).toString('base64url');
+}
+
+export function decodeToken(token: string): Case {
+  const bad = (why: string): never => {
+    throw new UsageError(`corrupt replay token: ${why}`);
+  };
+  if (typeof token !== 'string' || !token.startsWith(PREFIX)) bad(`expected a token starting with '${PREFIX}'`);
+  const raw = Buffer.from(token.slice(PREFIX.length), 'base64url');
+  if (raw.length < 6) bad('too short (truncated?)');
+  const body = raw.subarray(4);
+  if ((crc32(body) >>> 0) !== raw.readUInt32BE(0)) bad('checksum mismatch (truncated or altered?)');
+  let compact: Compact;
+  try {
+    compact = JSON.parse(inflateRawSync(body).toString('utf8')) as Compact;
+  } catch {
+    return bad('cannot be decoded');
+  }
+  if (!Array.isArray(compact) || compact.length !== 5) bad('unexpected layout');
+  const [kernel, driver, threads, flat, maxSteps] = compact;
+  if (typeof kernel !== 'string' || typeof driver !== 'string' || !Array.isArray(threads) || !Array.isArray(flat)) bad('unexpected layout');
+  if (!Number.isInteger(maxSteps) || maxSteps < 1) bad('bad step budget');
+  const scenario = validateScenario({
+    threads: threads.map(([kind, ops]) => ({
+      kind,
+      ops: (ops ?? []).map((o) =>
+        o[0] === 'u' ? { op: 'munmap', page: o[1], pages: o[2] } : o[0] === 'r' ? { op: 'reclaim', page: o[1] } : { op: 'access', page: o[1], write: o[0] === 'w' },
+      ),
+    })),
+  });
+  const preemptions = [];
+  if (flat.length % 3 !== 0) bad('bad preemption list');
+  for (let i = 0; i < flat.length; i += 3) {
+    const [thread, after, to] = flat.slice(i, i + 3);
+    const ok = (x: number) => Number.isInteger(x) && x >= 0 && x < scenario.threads.length;
+    if (!ok(thread) || !ok(to) || !Number.isInteger(after) || after < 0) bad('bad preemption');
+    preemptions.push({ thread, after, to });
+  }
+  return { kernel, driver, scenario, preemptions, maxSteps };
+}
