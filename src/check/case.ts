@@ -28,7 +28,7 @@ export interface ResolvedTarget {
 }
 
 export function resolve(kernel: string, driver: string): ResolvedTarget {
-  return { era: eraByName(kernel), driver: driverByName(driver) };
+  return { era: eraByName(kernel), driver: driverByName(driver, kernel) };
 }
 
 /** Runs a case (fresh machine, preemption scheduler); `observe` is for reports only. */

@@ -60,7 +60,7 @@ const COMMANDS: Record<string, Command> = {
     return 0;
   },
   drivers: (_args, io) => {
-    for (const d of DRIVERS) io.out(`${d.name.padEnd(24)} ${d.contract.padEnd(7)} ${d.eras.join(',').padEnd(8)} ${d.title}`);
+    for (const d of DRIVERS) io.out(`${d.name.padEnd(24)} ${d.contract.padEnd(7)} ${d.eras.join(',').padEnd(26)} ${d.title}`);
     return 0;
   },
 };

@@ -1,13 +1,31 @@
 import type { NotifierDefinition } from '../notifier/definition';
 import { UsageError } from '../runtime/errors';
+import { invalidatePageMutex } from './invalidate-page-mutex';
 import { invalidateRangeMutex } from './invalidate-range-mutex';
-import { kvm, kvmNoRetry } from './kvm';
+import { kvm, kvmLegacy, kvmNoRetry, kvmNoRetryLegacy } from './kvm';
 
-/** The built-in driver catalogue. */
-export const DRIVERS: readonly NotifierDefinition<any>[] = [kvm, kvmNoRetry, invalidateRangeMutex];
+/**
+ * The built-in driver catalogue. One name may have several definitions, one per group of eras
+ * (KVM ≤ v4.12 implements ->invalidate_page, KVM v4.13 does not); their `eras` do not overlap.
+ */
+export const DRIVERS: readonly NotifierDefinition<any>[] = [kvmLegacy, kvm, kvmNoRetryLegacy, kvmNoRetry, invalidatePageMutex, invalidateRangeMutex];
 
-export function driverByName(name: string): NotifierDefinition<any> {
-  const d = DRIVERS.find((x) => x.name === name);
-  if (!d) throw new UsageError(`unknown driver '${name}' (known: ${DRIVERS.map((x) => x.name).join(', ')})`);
+/** Driver names, each once, in catalogue order. */
+export function driverNames(): string[] {
+  return [...new Set(DRIVERS.map((d) => d.name))];
+}
+
+/** The eras a driver name exists in. */
+export function erasOf(name: string): string[] {
+  return DRIVERS.filter((d) => d.name === name).flatMap((d) => d.eras);
+}
+
+/** The definition of driver `name` for kernel era `era` (or its newest definition when no era is given). */
+export function driverByName(name: string, era?: string): NotifierDefinition<any> {
+  const all = DRIVERS.filter((x) => x.name === name);
+  if (all.length === 0) throw new UsageError(`unknown driver '${name}' (known: ${driverNames().join(', ')})`);
+  if (era === undefined) return all[all.length - 1];
+  const d = all.find((x) => x.eras.includes(era));
+  if (!d) throw new UsageError(`driver '${name}' is not modelled for kernel ${era} (it exists for ${erasOf(name).join(', ')})`);
   return d;
 }

@@ -23,6 +23,7 @@ export interface KvmState {
 }
 
 const START = site('virt/kvm/kvm_main.c', 'kvm_mmu_notifier_invalidate_range_start', 'v4.13');
+const PAGE = site('virt/kvm/kvm_main.c', 'kvm_mmu_notifier_invalidate_page', 'v4.12');
 const END = site('virt/kvm/kvm_main.c', 'kvm_mmu_notifier_invalidate_range_end', 'v4.13');
 const FAULT = site('arch/x86/kvm/mmu.c', 'tdp_page_fault', 'v4.13');
 const HVA_TO_PFN = site('virt/kvm/kvm_main.c', 'hva_to_pfn', 'v4.13');
@@ -47,6 +48,21 @@ function* invalidateRangeStart(k: KernelApi, s: KvmState, r: MmuNotifierRange): 
   // need_tlb_flush = kvm_unmap_hva_range(kvm, start, end); kvm_flush_remote_tlbs() before the pages can be freed
   yield* k.spteClearRange(s.spt, k.vpnOf(r.start), k.vpnOf(r.end - 1) + 1, site('arch/x86/kvm/mmu.c', 'kvm_unmap_hva_range', 'v4.13'));
   yield* k.spinUnlock(s.mmuLock, START);
+}
+
+/**
+ * `kvm_mmu_notifier_invalidate_page()` (≤ v4.12, removed by the kill-invalidate_page series): "When
+ * ->invalidate_page runs, the linux pte has been zapped already but the page is still allocated
+ * until ->invalidate_page returns. So if we increase the sequence here the kvm page fault will
+ * notice if the spte can't be established because the page is going to be freed." Does not sleep.
+ */
+function* invalidatePage(k: KernelApi, s: KvmState, address: number): Gen {
+  yield* k.spinLock(s.mmuLock, PAGE);
+  yield* k.add(s.seq, 1, PAGE);
+  // need_tlb_flush = kvm_unmap_hva(kvm, address) | kvm->tlbs_dirty; kvm_flush_remote_tlbs()
+  const vpn = k.vpnOf(address);
+  yield* k.spteClearRange(s.spt, vpn, vpn + 1, site('arch/x86/kvm/mmu.c', 'kvm_unmap_hva', 'v4.12'));
+  yield* k.spinUnlock(s.mmuLock, PAGE);
 }
 
 function* invalidateRangeEnd(k: KernelApi, s: KvmState): Gen {
@@ -98,24 +114,28 @@ function tdpPageFault(checkRetry: boolean) {
   };
 }
 
-export const kvm: NotifierDefinition<KvmState> = {
-  name: 'kvm',
-  title: 'KVM x86 TDP: mmu_notifier_seq + mmu_notifier_count under kvm->mmu_lock, fault retries',
-  contract: 'mirror',
-  eras: ['v4.13'],
-  source: 'virt/kvm/kvm_main.c kvm_mmu_notifier_invalidate_range_start/_end, arch/x86/kvm/mmu.c tdp_page_fault (v4.13)',
-  setup,
-  ops: { invalidateRangeStart, invalidateRangeEnd },
-  device: { table: (s) => s.spt, fault: tdpPageFault(true) },
-};
+/** Eras whose KVM still has ->invalidate_page (v4.10 … v4.13-rc; aac2fea9 was a v4.13-rc commit). */
+const LEGACY_ERAS = ['v4.10', 'v4.12', 'aac2fea9'];
 
-export const kvmNoRetry: NotifierDefinition<KvmState> = {
-  name: 'kvm-no-retry',
-  title: 'KVM without mmu_notifier_retry(): a fault racing an invalidation maps the old page (broken on purpose)',
-  contract: 'mirror',
-  eras: ['v4.13'],
-  source: 'kvm with the mmu_notifier_retry() check of tdp_page_fault removed: the range_start-only pattern of reference §3 B7',
-  setup,
-  ops: { invalidateRangeStart, invalidateRangeEnd },
-  device: { table: (s) => s.spt, fault: tdpPageFault(false) },
-};
+function kvmDefinition(retry: boolean, legacy: boolean): NotifierDefinition<KvmState> {
+  const version = legacy ? 'v4.10/v4.12' : 'v4.13';
+  return {
+    name: retry ? 'kvm' : 'kvm-no-retry',
+    title: retry
+      ? `KVM x86 TDP (${version}): mmu_notifier_seq + mmu_notifier_count under kvm->mmu_lock, fault retries`
+      : `KVM (${version}) without mmu_notifier_retry(): a fault racing an invalidation maps the old page (broken on purpose)`,
+    contract: 'mirror',
+    eras: legacy ? LEGACY_ERAS : ['v4.13'],
+    source: retry
+      ? `virt/kvm/kvm_main.c kvm_mmu_notifier_invalidate_${legacy ? 'page, ' : ''}range_start/_end, arch/x86/kvm/mmu.c tdp_page_fault (${version})`
+      : 'kvm with the mmu_notifier_retry() check of tdp_page_fault removed: the range_start-only pattern of reference §3 B7',
+    setup,
+    ops: legacy ? { invalidatePage, invalidateRangeStart, invalidateRangeEnd } : { invalidateRangeStart, invalidateRangeEnd },
+    device: { table: (s) => s.spt, fault: tdpPageFault(retry) },
+  };
+}
+
+export const kvm = kvmDefinition(true, false);
+export const kvmNoRetry = kvmDefinition(false, false);
+export const kvmLegacy = kvmDefinition(true, true);
+export const kvmNoRetryLegacy = kvmDefinition(false, true);

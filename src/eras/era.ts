@@ -1,7 +1,24 @@
 /**
  * An era: the core-VM behaviour of one kernel version, as data (DESIGN §3.2). Call sites read these
- * fields to decide which notifier calls they make, where and under which locks.
+ * fields to decide which notifier calls they make, where and under which locks. A new era is a base
+ * era plus the fields that changed (see `deriveEra`).
  */
+
+/** Callbacks of `struct mmu_notifier_ops`, camelCased. */
+export type CallbackName = 'invalidatePage' | 'invalidateRangeStart' | 'invalidateRangeEnd' | 'invalidateRange';
+
+/**
+ * How `try_to_unmap_one()` (mm/rmap.c) tells the notifiers about the PTE it cleared:
+ * - `invalidate-page-after-ptl`: `->invalidate_page(address)` after `pte_unmap_unlock()` (≤ v4.10);
+ * - `invalidate-page-under-ptl`: `->invalidate_page(address)` inside the page_vma_mapped_walk loop,
+ *   with the PTL held (c7ab0d2fdc84, v4.11 … v4.13-rc6);
+ * - `invalidate-range-after-walk`: no start/end, one bare `mmu_notifier_invalidate_range()` after the
+ *   walk (aac2fea94f7a, reverted by 785373b4c387);
+ * - `bracket`: `invalidate_range_start/end` around the walk and `->invalidate_range` per PTE under the
+ *   PTL (the kill-invalidate_page series, v4.13).
+ */
+export type TryToUnmapNotify = 'invalidate-page-after-ptl' | 'invalidate-page-under-ptl' | 'invalidate-range-after-walk' | 'bracket';
+
 export interface Era {
   /** Name used on the command line (`--kernel v4.13`). */
   readonly name: string;
@@ -12,5 +29,17 @@ export interface Era {
   /** `__mmu_notifier_invalidate_range_end()` also calls `->invalidate_range()` (≤ v6.5, mm/mmu_notifier.c). */
   readonly rangeEndCallsInvalidateRange: boolean;
   /** Callbacks of `struct mmu_notifier_ops` that exist in this era. */
-  readonly callbacks: readonly ('invalidateRangeStart' | 'invalidateRangeEnd' | 'invalidateRange')[];
+  readonly callbacks: readonly CallbackName[];
+  readonly tryToUnmapNotify: TryToUnmapNotify;
+  /**
+   * For `invalidate-range-after-walk`: the range aac2fea9 passed, `[address, address + (1UL <<
+   * compound_order(page)))` with `address` the last PTE the walk visited. `lengthInPages` is the
+   * `1UL << order` bug (Andrea's bug 2), `startAtLastPte` the unaligned start (bug 3).
+   */
+  readonly rangeAfterWalk?: { readonly lengthInPages: boolean; readonly startAtLastPte: boolean };
+}
+
+/** A new era from `base` with the fields that changed. */
+export function deriveEra(base: Era, changes: Partial<Era> & Pick<Era, 'name' | 'summary' | 'source'>): Era {
+  return Object.freeze({ ...base, ...changes });
 }

@@ -1,11 +1,14 @@
 import { UsageError } from '../runtime/errors';
 import type { Era } from './era';
+import { aac2fea9 } from './aac2fea9';
+import { v4_10 } from './v4.10';
+import { v4_12 } from './v4.12';
 import { v4_13 } from './v4.13';
 
 export type { Era };
 
 /** Every modelled era, oldest first. */
-export const ERAS: readonly Era[] = [v4_13];
+export const ERAS: readonly Era[] = [v4_10, v4_12, aac2fea9, v4_13];
 
 export function eraByName(name: string): Era {
   const e = ERAS.find((x) => x.name === name);

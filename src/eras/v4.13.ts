@@ -5,10 +5,13 @@ import type { Era } from './era';
  * try_to_unmap_one brackets the walk with invalidate_range_start/end and calls ->invalidate_range
  * per PTE under the PTL; range_end also calls ->invalidate_range (mm/mmu_notifier.c v4.13).
  */
-export const v4_13: Era = {
+const era: Era = {
   name: 'v4.13',
-  summary: 'kill-invalidate_page: start/end bracket everywhere, ->invalidate_range per PTE under the PTL, range_end also calls ->invalidate_range',
+  summary: 'kill-invalidate_page: start/end bracket in try_to_unmap_one, ->invalidate_range per PTE under the PTL, range_end also calls ->invalidate_range',
   source: 'mm/rmap.c try_to_unmap_one, mm/mmu_notifier.c __mmu_notifier_invalidate_range_end (v4.13)',
   rangeEndCallsInvalidateRange: true,
   callbacks: ['invalidateRangeStart', 'invalidateRangeEnd', 'invalidateRange'],
+  tryToUnmapNotify: 'bracket',
 };
+
+export const v4_13: Era = Object.freeze(era);

@@ -124,22 +124,23 @@ function* doSwapPage(vpn: number, write: boolean, orig: Pte): Gen<boolean> {
   const cached = { pfn: orig.pfn, generation: orig.generation };
   // lookup_swap_cache(): find_get_page() takes a reference if the page is still in the swap cache
   let page: PageRef;
-  if (yield* p.getPageUnlessZero(cached, site('mm/swap_state.c', 'lookup_swap_cache', 'v4.13'))) {
+  const hit = yield* p.getPageUnlessZero(cached, site('mm/swap_state.c', 'lookup_swap_cache', 'v4.13'));
+  if (hit) {
     page = cached;
+    // locked = lock_page_or_retry(page, ...): waits while reclaim holds the page lock
+    yield* p.lockPage(page, SWAP);
   } else {
     // swapin_readahead(): a new page, read from swap (may sleep)
     page = yield* p.allocPage(true, SWAP);
   }
   yield* p.spinLock(PTL, SWAP);
   const cur = yield* p.pteRead(vpn, SWAP);
-  if (!same(cur, orig)) {
-    yield* p.spinUnlock(PTL, SWAP);
-    yield* p.putPage(page, SWAP);
-    return true;
-  }
+  const ok = same(cur, orig);
   // pte = mk_pte(page); if (write && reuse_swap_page()) pte = maybe_mkwrite(pte_mkdirty(pte))
-  yield* p.pteSet(vpn, { pfn: page.pfn, generation: page.generation, writable: write, dirty: write, young: true, swap: false }, SWAP);
+  if (ok) yield* p.pteSet(vpn, { pfn: page.pfn, generation: page.generation, writable: write, dirty: write, young: true, swap: false }, SWAP);
   yield* p.spinUnlock(PTL, SWAP);
+  if (hit) yield* p.unlockPage(page, SWAP);
+  if (!ok) yield* p.putPage(page, SWAP); // out_nomap: someone else mapped it
   return true;
 }
 

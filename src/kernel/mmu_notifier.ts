@@ -15,6 +15,7 @@ import type { MmuNotifierRange } from '../notifier/definition';
 const START = site('mm/mmu_notifier.c', '__mmu_notifier_invalidate_range_start', 'v4.13');
 const END = site('mm/mmu_notifier.c', '__mmu_notifier_invalidate_range_end', 'v4.13');
 const RANGE = site('mm/mmu_notifier.c', '__mmu_notifier_invalidate_range', 'v4.13');
+const PAGE = site('mm/mmu_notifier.c', '__mmu_notifier_invalidate_page', 'v4.12');
 
 function rangeText(r: MmuNotifierRange): string {
   return `${hex(r.start)}, ${hex(r.end)}`;
@@ -55,17 +56,34 @@ export function* invalidateRangeEnd(kc: KernelContext, range: MmuNotifierRange, 
   }
 }
 
-/** `mmu_notifier_invalidate_range(mm, start, end)`: often called under the PTL (atomic). */
+/**
+ * `mmu_notifier_invalidate_range(mm, start, end)`: often called under the PTL (atomic). The call is
+ * shown in the trace even when no notifier implements `->invalidate_range` (a start/end user such as
+ * KVM then learns nothing: aac2fea9's bug 1).
+ */
 export function* invalidateRange(kc: KernelContext, range: MmuNotifierRange, caller: Site): Gen {
   if (kc.notifiers.length === 0) return;
-  let first = true;
+  yield* p.note(`mmu_notifier_invalidate_range(${rangeText(range)})`, caller);
   for (const n of kc.notifiers) {
     const cb = n.def.ops.invalidateRange;
     if (!cb) continue;
-    if (first) yield* p.note(`mmu_notifier_invalidate_range(${rangeText(range)})`, caller);
-    first = false;
     yield* p.note(`-> ${n.def.name} ->invalidate_range`, RANGE);
     yield* cb(kc.k, n.state, range);
+  }
+}
+
+/**
+ * `mmu_notifier_invalidate_page(mm, address)` (≤ v4.12): only `->invalidate_page`; the dispatcher
+ * does not call `->invalidate_range` for it (mm/mmu_notifier.c v4.10, v4.12).
+ */
+export function* invalidatePage(kc: KernelContext, address: number, caller: Site): Gen {
+  if (kc.notifiers.length === 0) return;
+  yield* p.note(`mmu_notifier_invalidate_page(${hex(address)})`, caller);
+  for (const n of kc.notifiers) {
+    const cb = n.def.ops.invalidatePage;
+    if (!cb) continue;
+    yield* p.note(`-> ${n.def.name} ->invalidate_page`, PAGE);
+    yield* cb(kc.k, n.state, address);
   }
 }
 

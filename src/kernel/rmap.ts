@@ -1,17 +1,33 @@
 /**
- * mm/rmap.c (v4.13): try_to_unmap() of one anonymous page from the one modelled VMA.
+ * mm/rmap.c: try_to_unmap() of one anonymous page from the one modelled VMA, in each era's form
+ * (Era.tryToUnmapNotify): v4.10 (page_check_address, invalidate_page after the PTL), v4.12
+ * (page_vma_mapped_walk, invalidate_page under the PTL), aac2fea9 (a bare invalidate_range after
+ * the walk) and v4.13 (start/end bracket, invalidate_range per PTE under the PTL).
  */
 import { PAGE_SIZE, VMA_BASE, addressOf } from '../runtime/machine';
 import * as p from '../runtime/primitives';
 import { PUT_REMOVE_RMAP, type Gen, type PageRef } from '../runtime/primitives';
-import { site } from '../runtime/site';
+import { site, type Site } from '../runtime/site';
 import type { KernelContext } from './context';
 import { ANON_VMA_RWSEM, PTL } from './mm';
-import { PAGE_RANGE, invalidateRange, invalidateRangeEnd, invalidateRangeStart } from './mmu_notifier';
+import { PAGE_RANGE, invalidatePage, invalidateRange, invalidateRangeEnd, invalidateRangeStart } from './mmu_notifier';
 
 const RMAP_WALK = site('mm/rmap.c', 'rmap_walk_anon', 'v4.13');
-const TTU_ONE = site('mm/rmap.c', 'try_to_unmap_one', 'v4.13');
-const PVMW = site('mm/page_vma_mapped.c', 'page_vma_mapped_walk', 'v4.13');
+
+interface EraSites {
+  readonly ttu: Site;
+  readonly walk: Site;
+}
+
+const SITES: Record<string, EraSites> = {
+  'invalidate-page-after-ptl': { ttu: site('mm/rmap.c', 'try_to_unmap_one', 'v4.10'), walk: site('mm/rmap.c', 'page_check_address', 'v4.10') },
+  'invalidate-page-under-ptl': { ttu: site('mm/rmap.c', 'try_to_unmap_one', 'v4.12'), walk: site('mm/page_vma_mapped.c', 'page_vma_mapped_walk', 'v4.12') },
+  'invalidate-range-after-walk': {
+    ttu: site('mm/rmap.c', 'try_to_unmap_one', 'aac2fea9', 'reconstructed from the revert message 785373b4c387'),
+    walk: site('mm/page_vma_mapped.c', 'page_vma_mapped_walk', 'aac2fea9'),
+  },
+  bracket: { ttu: site('mm/rmap.c', 'try_to_unmap_one', 'v4.13'), walk: site('mm/page_vma_mapped.c', 'page_vma_mapped_walk', 'v4.13') },
+};
 
 /**
  * `try_to_unmap(page, TTU_UNMAP | TTU_BATCH_FLUSH)` as called from shrink_page_list: rmap_walk_anon
@@ -27,33 +43,64 @@ export function* tryToUnmap(kc: KernelContext, page: PageRef, vpn: number, vmaPa
 }
 
 /**
- * `try_to_unmap_one()` v4.13 (after the kill-invalidate_page series): range_start for
- * [address, min(vm_end, address + (PAGE_SIZE << compound_order(page)))), then in the
- * page_vma_mapped_walk loop under the PTL: clear the PTE with the CPU TLB flush deferred
- * (should_defer_flush: TTU_BATCH_FLUSH), move the dirty bit to the page, install the swap entry,
- * page_remove_rmap + put_page, and ->invalidate_range for the page; then range_end.
+ * The walk's body for one PTE, the same in every modelled era (mm/rmap.c v4.10 … v4.13): clear the
+ * PTE with the CPU TLB flush deferred (ptep_get_and_clear + set_tlb_ubc_flush_pending, since
+ * should_defer_flush holds for TTU_BATCH_FLUSH), move the dirty bit to the page, install the swap
+ * entry, page_remove_rmap + put_page. The caller holds the PTL.
  */
+function* unmapPte(page: PageRef, vpn: number, at: Site): Gen {
+  const old = yield* p.pteClear(vpn, false, false, at);
+  if (old?.dirty) yield* p.setPageDirty(page, at);
+  yield* p.pteSet(vpn, { pfn: page.pfn, generation: page.generation, writable: false, dirty: false, young: false, swap: true }, at);
+  yield* p.putPage(page, at, PUT_REMOVE_RMAP);
+}
+
+/** The PTE at `vpn` still maps `page` (page_check_address / map_pte + check_pte). */
+function* mapped(page: PageRef, vpn: number, at: Site): Gen<boolean> {
+  const pte = yield* p.pteRead(vpn, at);
+  return pte !== null && !pte.swap && pte.pfn === page.pfn && pte.generation === page.generation;
+}
+
 function* tryToUnmapOne(kc: KernelContext, page: PageRef, vpn: number, vmaPages: number): Gen<boolean> {
+  const era = kc.era;
+  const { ttu, walk } = SITES[era.tryToUnmapNotify];
   const address = addressOf(vpn);
+  const order = 0; // compound_order(page): only order-0 pages are modelled yet
   const vmEnd = VMA_BASE + vmaPages * PAGE_SIZE;
-  const range = { start: address, end: Math.min(vmEnd, address + (PAGE_SIZE << 0)) }; // order-0 page
-  yield* invalidateRangeStart(kc, range, TTU_ONE);
-  // page_vma_mapped_walk(): map_pte() takes the PTL and checks the PTE still maps the page
-  yield* p.spinLock(PTL, PVMW);
-  const pte = yield* p.pteRead(vpn, PVMW);
+  // v4.13: "We have to assume the worse case ie pmd for invalidation."
+  const range = { start: address, end: Math.min(vmEnd, address + (PAGE_SIZE << order)) };
+  if (era.tryToUnmapNotify === 'bracket') yield* invalidateRangeStart(kc, range, ttu);
+  yield* p.spinLock(PTL, walk);
   let unmapped = false;
-  if (pte && !pte.swap && pte.pfn === page.pfn && pte.generation === page.generation) {
-    // ptep_get_and_clear() + set_tlb_ubc_flush_pending(): the CPU TLB flush is deferred
-    const old = yield* p.pteClear(vpn, false, false, TTU_ONE);
-    if (old?.dirty) yield* p.setPageDirty(page, TTU_ONE);
-    // PageAnon: swp_pte = swp_entry_to_pte(entry); set_pte_at()
-    yield* p.pteSet(vpn, { pfn: page.pfn, generation: page.generation, writable: false, dirty: false, young: false, swap: true }, TTU_ONE);
-    // discard: page_remove_rmap(subpage); put_page(page); mmu_notifier_invalidate_range(address, address + PAGE_SIZE)
-    yield* p.putPage(page, TTU_ONE, PUT_REMOVE_RMAP);
-    yield* invalidateRange(kc, PAGE_RANGE(address), TTU_ONE);
+  if (yield* mapped(page, vpn, walk)) {
+    yield* unmapPte(page, vpn, ttu);
     unmapped = true;
+    if (era.tryToUnmapNotify === 'bracket') yield* invalidateRange(kc, PAGE_RANGE(address), ttu);
+    if (era.tryToUnmapNotify === 'invalidate-page-under-ptl') yield* invalidatePage(kc, address, ttu);
   }
-  yield* p.spinUnlock(PTL, PVMW);
-  yield* invalidateRangeEnd(kc, range, TTU_ONE);
-  return unmapped;
+  yield* p.spinUnlock(PTL, walk);
+  if (!unmapped) {
+    if (era.tryToUnmapNotify === 'bracket') yield* invalidateRangeEnd(kc, range, ttu);
+    return false;
+  }
+  switch (era.tryToUnmapNotify) {
+    case 'invalidate-page-after-ptl':
+      // out_unmap: pte_unmap_unlock(pte, ptl); if (ret != SWAP_FAIL ...) mmu_notifier_invalidate_page(mm, address)
+      yield* invalidatePage(kc, address, ttu);
+      break;
+    case 'invalidate-range-after-walk': {
+      // if (invalidation_needed) mmu_notifier_invalidate_range(mm, address, address + (1UL << compound_order(page)))
+      const shape = era.rangeAfterWalk ?? { lengthInPages: false, startAtLastPte: false };
+      const len = shape.lengthInPages ? 1 << order : PAGE_SIZE << order;
+      const start = shape.startAtLastPte ? address : address & ~((PAGE_SIZE << order) - 1);
+      yield* invalidateRange(kc, { start, end: start + len }, ttu);
+      break;
+    }
+    case 'bracket':
+      yield* invalidateRangeEnd(kc, range, ttu);
+      break;
+    case 'invalidate-page-under-ptl':
+      break;
+  }
+  return true;
 }

@@ -31,14 +31,22 @@ export function* shrinkPage(kc: KernelContext, vpn: number, vmaPages: number): G
   }
   const page = { pfn: pte.pfn, generation: pte.generation };
   if (!(yield* p.getPageUnlessZero(page, ISOLATE))) return; // already being freed
+  // if (!trylock_page(page)) goto keep;
+  if (!(yield* p.trylockPage(page, SPL))) {
+    yield* p.putPage(page, PUTBACK);
+    return;
+  }
   yield* p.swapCacheAdd(page, ADD_TO_SWAP);
   const unmapped = yield* tryToUnmap(kc, page, vpn, vmaPages);
   if (unmapped) {
     yield* p.tlbFlush(vpn, vpn + 1, FLUSH);
     yield* p.writeback(page, PAGEOUT);
-    if (yield* p.pageRefFreeze(page, 2, REMOVE)) return; // __delete_from_swap_cache; free_hot_cold_page_list
+    // __remove_mapping: page_ref_freeze(page, 2) (isolation + swap cache); then __delete_from_swap_cache,
+    // __ClearPageLocked and free_hot_cold_page_list, all on a page nobody else can reach
+    if (yield* p.pageRefFreeze(page, 2, REMOVE)) return;
   } else {
     yield* p.note('try_to_unmap failed: SWAP_FAIL, keep the page', SPL);
   }
+  yield* p.unlockPage(page, SPL);
   yield* p.putPage(page, PUTBACK);
 }

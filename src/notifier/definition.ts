@@ -26,6 +26,13 @@ export type DeviceFaultResult = 'mapped' | 'retry' | 'error';
 
 /** The callbacks of `struct mmu_notifier_ops` a driver implements, camelCased. */
 export interface NotifierOps<S> {
+  /**
+   * `->invalidate_page(mm, address)` (≤ v4.12; killed in v4.13): "Before this is invoked any secondary
+   * MMU is still ok to read/write to the page previously pointed to by the Linux pte because the page
+   * hasn't been freed yet and it won't be freed until this returns." Called after the PTL is released
+   * up to v4.10, under it from v4.11 (c7ab0d2fdc84).
+   */
+  invalidatePage?(k: KernelApi, s: S, address: number): Gen<unknown>;
   /** `->invalidate_range_start()`: may sleep (v4.13); nothing new may be mapped in the range until `_end`. */
   invalidateRangeStart?(k: KernelApi, s: S, range: MmuNotifierRange): Gen<unknown>;
   /** `->invalidate_range_end()`: may sleep. */

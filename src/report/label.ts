@@ -70,6 +70,12 @@ export function describeEffect(m: Machine, e: Effect): string {
       return (e.c & 1 ? 'page_remove_rmap; ' : '') + (e.c & 2 ? 'free_swap_cache; ' : '') + `put_page(${page(e.a, e.b)})`;
     case Op.SetPageDirty:
       return `set_page_dirty(${page(e.a, e.b)})`;
+    case Op.LockPage:
+      return `lock_page(${page(e.a, e.b)})`;
+    case Op.TrylockPage:
+      return `trylock_page(${page(e.a, e.b)})`;
+    case Op.UnlockPage:
+      return `unlock_page(${page(e.a, e.b)})`;
     case Op.PageRefFreeze:
       return `page_ref_freeze(${page(e.a, e.b)}, ${e.c})`;
     case Op.SwapCacheAdd:
@@ -109,6 +115,7 @@ export function describeResult(e: Effect, result: unknown): string {
     case Op.SpteClearRange:
       return `= ${String(result)}`;
     case Op.GetPageUnlessZero:
+    case Op.TrylockPage:
     case Op.PageRefFreeze:
     case Op.VmaLookup:
     case Op.DeviceAccess:

@@ -33,7 +33,7 @@ function pageState(m: Machine, pfn: number): string {
   const p = m.pages[pfn];
   if (!p) return '';
   if (pfn === 0) return 'pfn 0 = zero page';
-  return p.free ? `pfn ${pfn} FREE (next g${p.generation})` : `pfn ${pfn}/g${p.generation} ref ${p.refcount} map ${p.mapcount}${p.swapCache ? ' swapcache' : ''}${p.dirty ? ' dirty' : ''}`;
+  return p.free ? `pfn ${pfn} FREE (next g${p.generation})` : `pfn ${pfn}/g${p.generation} ref ${p.refcount} map ${p.mapcount}${p.swapCache ? ' swapcache' : ''}${p.lockedBy >= 0 ? ' locked' : ''}${p.dirty ? ' dirty' : ''}`;
 }
 
 function vpnState(m: Machine, vpn: number): string {
@@ -67,6 +67,9 @@ export function stateAfter(m: Machine, e: Effect): string {
     case Op.PutPage:
     case Op.SetPageDirty:
     case Op.PageRefFreeze:
+    case Op.LockPage:
+    case Op.TrylockPage:
+    case Op.UnlockPage:
     case Op.SwapCacheAdd:
     case Op.Writeback:
       return pageState(m, e.a);

@@ -18,6 +18,10 @@ export function isEnabled(m: Machine, tid: number, e: Effect): boolean {
     }
     case Op.DownRead:
       return m.locks[e.a].owner === -1;
+    case Op.LockPage: {
+      const pg = m.pages[e.a];
+      return pg === undefined || pg.lockedBy === -1;
+    }
     default:
       return true;
   }
@@ -54,6 +58,7 @@ function freePage(m: Machine, pfn: number) {
   p.generation++;
   p.dirty = false;
   p.swapCache = false;
+  p.lockedBy = -1;
   p.mapcount = 0;
   p.lastWriter = Writer.None;
   p.freedAt = m.step;
@@ -150,10 +155,24 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       p.refcount++;
       return true;
     }
+    case Op.LockPage:
+    case Op.TrylockPage: {
+      const p = pageOf(m, e.a, e.b, e.op === Op.LockPage ? 'lock_page' : 'trylock_page');
+      if (p.lockedBy !== -1) return false;
+      p.lockedBy = tid;
+      return true;
+    }
+    case Op.UnlockPage: {
+      const p = pageOf(m, e.a, e.b, 'unlock_page');
+      if (p.lockedBy !== tid) throw new ModelError(`unlock_page on pfn ${e.a}, which it has not locked`);
+      p.lockedBy = -1;
+      return undefined;
+    }
     case Op.PutPage: {
       const p = pageOf(m, e.a, e.b, 'put_page');
       if (e.c & 1 && e.a !== ZERO_PFN) p.mapcount--;
-      if (e.c & 2 && p.swapCache) {
+      // free_swap_cache(): trylock_page() first, so a page locked by reclaim keeps its swap cache
+      if (e.c & 2 && p.swapCache && p.lockedBy === -1) {
         p.swapCache = false;
         dropRef(m, e.a);
       }

@@ -34,6 +34,11 @@ export const enum Op {
   GetPageUnlessZero,
   PutPage,
   SetPageDirty,
+  /** `lock_page()`: sleeps while PG_locked is set by another thread. */
+  LockPage,
+  /** `trylock_page()`: never blocks; returns whether it took PG_locked. */
+  TrylockPage,
+  UnlockPage,
   /** `page_ref_freeze(page, n)` in `__remove_mapping`: on success the page leaves the swap cache and is freed. */
   PageRefFreeze,
   SwapCacheAdd,
@@ -77,6 +82,7 @@ export function mightSleep(e: Effect): boolean {
     case Op.DownRead:
     case Op.DownWrite:
     case Op.MightSleep:
+    case Op.LockPage:
       return true;
     case Op.AllocPage:
       return e.b !== 0; // b = 1: GFP_KERNEL (may sleep), 0: GFP_ATOMIC

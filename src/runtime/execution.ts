@@ -183,6 +183,11 @@ function deadlockMessage(m: Machine, threads: readonly ThreadSpec[], pending: re
   const parts: string[] = [];
   pending.forEach((e, t) => {
     if (e === null) return;
+    if (e.op === Op.LockPage) {
+      const holder = m.pages[e.a]?.lockedBy ?? -1;
+      parts.push(`${threads[t].name} waits for the page lock of pfn ${e.a} held by ${holder >= 0 ? threads[holder].name : 'nobody'}`);
+      return;
+    }
     const lock = m.locks[e.a];
     const holders = lock.owner >= 0 ? [lock.owner] : lock.readers;
     const by = holders.map((h) => threads[h].name + (m.threads[h].done ? ' (finished)' : '')).join(', ');

@@ -63,6 +63,9 @@ w(Op.GetPageUnlessZero, K_PAGE);
 w(Op.PutPage, K_PAGE | K_ALLOC);
 w(Op.SetPageDirty, K_PAGE);
 w(Op.PageRefFreeze, K_PAGE | K_ALLOC);
+w(Op.LockPage, K_PAGE);
+w(Op.TrylockPage, K_PAGE);
+w(Op.UnlockPage, K_PAGE);
 w(Op.SwapCacheAdd, K_PAGE);
 w(Op.Writeback, K_PAGE);
 w(Op.PteRead, 0);
@@ -116,6 +119,10 @@ export function footprint(m: Machine, tid: number, e: Effect): Footprint {
       const next = m.freeList.length > 0 ? m.freeList[m.freeList.length - 1] : m.pages.length;
       return { reads: [], writes: [objId(Obj.Allocator, 0), objId(Obj.Page, next)], sync: false };
     }
+    case Op.LockPage:
+    case Op.TrylockPage:
+    case Op.UnlockPage:
+      return { reads: [], writes: [objId(Obj.Page, e.a)], sync: true };
     case Op.GetPage:
     case Op.GetPageUnlessZero:
     case Op.SetPageDirty:

@@ -29,6 +29,8 @@ export interface Page {
   dirty: boolean;
   /** PG_swapcache: the page is in the swap cache (which holds one reference). */
   swapCache: boolean;
+  /** PG_locked: the thread holding the page lock, or -1. */
+  lockedBy: number;
   lastWriter: Writer;
   /** Step at which the page was last freed (-1 if never): reports say when. */
   freedAt: number;
@@ -102,7 +104,7 @@ export interface Machine {
 }
 
 export function newPage(): Page {
-  return { refcount: 0, mapcount: 0, free: true, generation: 0, dirty: false, swapCache: false, lastWriter: Writer.None, freedAt: -1 };
+  return { refcount: 0, mapcount: 0, free: true, generation: 0, dirty: false, swapCache: false, lockedBy: -1, lastWriter: Writer.None, freedAt: -1 };
 }
 
 export function createMachine(nPages: number): Machine {

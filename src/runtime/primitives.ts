@@ -107,7 +107,7 @@ export function getPage(page: PageRef, at: Site): Gen {
 export function getPageUnlessZero(page: PageRef, at: Site): Gen<boolean> {
   return step(effect(Op.GetPageUnlessZero, at, page.pfn, page.generation));
 }
-/** Flags for {@link putPage}: also `page_remove_rmap()`, also drop the swap cache's reference. */
+/** Flags for {@link putPage}: also `page_remove_rmap()`, also drop the swap cache's reference (`free_swap_cache`: only if the page lock is free). */
 export const PUT_REMOVE_RMAP = 1;
 export const PUT_FREE_SWAP_CACHE = 2;
 /** `put_page()`: the page is freed when the last reference goes. */
@@ -117,6 +117,17 @@ export function putPage(page: PageRef, at: Site, flags = 0): Gen {
 /** `set_page_dirty()`. */
 export function setPageDirty(page: PageRef, at: Site): Gen {
   return step(effect(Op.SetPageDirty, at, page.pfn, page.generation));
+}
+/** `lock_page()`: may sleep waiting for PG_locked. */
+export function lockPage(page: PageRef, at: Site): Gen<boolean> {
+  return step(effect(Op.LockPage, at, page.pfn, page.generation));
+}
+/** `trylock_page()`: whether PG_locked was taken. */
+export function trylockPage(page: PageRef, at: Site): Gen<boolean> {
+  return step(effect(Op.TrylockPage, at, page.pfn, page.generation));
+}
+export function unlockPage(page: PageRef, at: Site): Gen {
+  return step(effect(Op.UnlockPage, at, page.pfn, page.generation));
 }
 /** `page_ref_freeze(page, expected)`; on success the page leaves the swap cache and is freed. */
 export function pageRefFreeze(page: PageRef, expected: number, at: Site): Gen<boolean> {

@@ -1,0 +1,16 @@
+import { deriveEra } from './era';
+import { v4_13 } from './v4.13';
+
+/**
+ * ≤ v4.10: try_to_unmap_one (page_check_address, one PTE) calls ->invalidate_page(mm, address)
+ * after pte_unmap_unlock(), with no spinlock held (mm/rmap.c v4.10.17 lines 1582–1586: `out_unmap:
+ * pte_unmap_unlock(pte, ptl); if (ret != SWAP_FAIL && ...) mmu_notifier_invalidate_page(mm,
+ * address);`). No start/end bracket in try_to_unmap_one.
+ */
+export const v4_10 = deriveEra(v4_13, {
+  name: 'v4.10',
+  summary: 'invalidate_page called after the PTL is released in try_to_unmap_one (may sleep); no start/end bracket there',
+  source: 'mm/rmap.c try_to_unmap_one, mm/mmu_notifier.c __mmu_notifier_invalidate_page (v4.10.17)',
+  callbacks: ['invalidatePage', 'invalidateRangeStart', 'invalidateRangeEnd', 'invalidateRange'],
+  tryToUnmapNotify: 'invalidate-page-after-ptl',
+});
