@@ -7,12 +7,13 @@ import { configuredRuns, configuredSeed } from '../src/check/budget';
 import { check } from '../src/check/fuzz';
 import { run } from '../src/cli/main';
 import { ERAS } from '../src/eras';
+import { DEFAULT_BOUNDS } from '../src/scenario/arbitrary';
 
 const seed = configuredSeed();
 const runs = configuredRuns(10000);
 
-function verdict(driver: string, kernel: string) {
-  const r = check({ kernel, driver, runs, seed });
+function verdict(driver: string, kernel: string, oom = true) {
+  const r = check({ kernel, driver, runs, seed, bounds: { ...DEFAULT_BOUNDS, oom } });
   return { name: r.verdict.kind === 'violation' ? r.verdict.invariant : r.verdict.kind, r };
 }
 
@@ -30,17 +31,42 @@ describe('a driver that sleeps in ->invalidate_page (xen gntdev / amdgpu locking
 });
 
 describe('KVM across the seeds', () => {
-  it.each(['v4.10', 'v4.12', 'v4.13'])('passes on %s', (kernel) => {
+  it.each(['v4.13', 'v4.15', 'v4.19'])('passes on %s, OOM reaper included', (kernel) => {
     expect(verdict('kvm', kernel).name).toBe('pass');
   });
+  it.each(['v4.10', 'v4.12'])('passes on %s with faults, munmap and reclaim', (kernel) => {
+    expect(verdict('kvm', kernel, false).name).toBe('pass');
+  });
+  it.each(['v4.10', 'v4.12'])(
+    'is caught on %s when the OOM reaper runs: it unmapped with no notifier call until 4d4bbd8526a8 (v4.13)',
+    (kernel) => {
+      const { name, r } = verdict('kvm', kernel);
+      expect(name).toBe('no-secondary-maps-freed-page');
+      expect(r.counterexample!.case.scenario.threads.map((t) => t.kind)).toContain('oom');
+    },
+  );
   it('is caught on aac2fea9 with a freed page still mapped: invalidate_range alone is a no-op for KVM (Andrea bug 1)', () => {
-    const { name, r } = verdict('kvm', 'aac2fea9');
+    const { name, r } = verdict('kvm', 'aac2fea9', false);
     expect(name).toBe('no-secondary-maps-freed-page');
     // the reclaim path told KVM nothing: no callback of KVM ran in the reclaim thread
     const tr = r.counterexample!.result;
     const reclaim = tr.machine.threads.findIndex((t) => t.name === 'reclaim');
     expect(reclaim).toBeGreaterThanOrEqual(0);
     expect(tr.trace.filter((s) => s.thread === reclaim && s.effect.at.file === 'virt/kvm/kvm_main.c')).toEqual([]);
+  });
+});
+
+describe('a driver whose range_start sleeps (amdgpu before v4.19, reference §3 B11)', () => {
+  it.each(['v4.13', 'v4.15'])('passes on %s, where the OOM reaper skips mms with notifiers', (kernel) => {
+    expect(verdict('range-start-mutex', kernel).name).toBe('pass');
+  });
+  it('is caught as no-sleep-in-atomic on v4.19, where the OOM reaper calls a non-blockable range_start', () => {
+    const { name, r } = verdict('range-start-mutex', 'v4.19');
+    expect(name).toBe('no-sleep-in-atomic');
+    expect(r.verdict.kind === 'violation' && r.verdict.message).toMatch(/non-blockable invalidation/);
+  });
+  it('its fix (mutex_trylock, -EAGAIN when not blockable) passes on v4.19', () => {
+    expect(verdict('range-start-trylock', 'v4.19').name).toBe('pass');
   });
 });
 
@@ -54,7 +80,7 @@ describe('mmu-race eras', () => {
   it('lists every era with one line on what defines it', () => {
     const out: string[] = [];
     expect(run(['eras'], { out: (t) => out.push(t), err: () => {} })).toBe(0);
-    expect(out.map((l) => l.split(/\s+/)[0])).toEqual(['v4.10', 'v4.12', 'aac2fea9', 'v4.13']);
+    expect(out.map((l) => l.split(/\s+/)[0])).toEqual(['v4.10', 'v4.12', 'aac2fea9', 'v4.13', 'v4.15', 'v4.19']);
     for (const l of out) expect(l.length).toBeGreaterThan(40);
   });
 });

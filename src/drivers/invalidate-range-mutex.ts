@@ -32,7 +32,7 @@ export const invalidateRangeMutex: NotifierDefinition<State> = {
   name: 'invalidate-range-mutex',
   title: '->invalidate_range takes a mutex (sleeps under the PTL; broken on purpose)',
   contract: 'pin',
-  eras: ['v4.10', 'v4.12', 'aac2fea9', 'v4.13'],
+  eras: ['v4.10', 'v4.12', 'aac2fea9', 'v4.13', 'v4.15', 'v4.19'],
   source: 'synthetic: the sleeping-callback-under-PTL class of reference §3 B2',
   setup: (api) => Object.freeze({ lock: api.mutex('dev->lock'), spt: api.secondaryTable('dev iotlb') }),
   ops: {

@@ -39,7 +39,11 @@ function setup(api: Parameters<NotifierDefinition<KvmState>['setup']>[0]): KvmSt
   });
 }
 
-function* invalidateRangeStart(k: KernelApi, s: KvmState, r: MmuNotifierRange): Gen {
+/**
+ * kvm_mmu_notifier_invalidate_range_start(): never sleeps (a spinlock), so it ignores `blockable`
+ * and returns 0 in v4.19 too (kvm_main.c v4.19: the arch hook x86 implements returns 0).
+ */
+function* invalidateRangeStart(k: KernelApi, s: KvmState, r: MmuNotifierRange): Gen<number> {
   // idx = srcu_read_lock(&kvm->srcu) (not a step: it never blocks)
   yield* k.spinLock(s.mmuLock, START);
   // "The count increase must become visible at unlock time as no spte can be established without
@@ -48,6 +52,7 @@ function* invalidateRangeStart(k: KernelApi, s: KvmState, r: MmuNotifierRange): 
   // need_tlb_flush = kvm_unmap_hva_range(kvm, start, end); kvm_flush_remote_tlbs() before the pages can be freed
   yield* k.spteClearRange(s.spt, k.vpnOf(r.start), k.vpnOf(r.end - 1) + 1, site('arch/x86/kvm/mmu.c', 'kvm_unmap_hva_range', 'v4.13'));
   yield* k.spinUnlock(s.mmuLock, START);
+  return 0;
 }
 
 /**
@@ -125,7 +130,7 @@ function kvmDefinition(retry: boolean, legacy: boolean): NotifierDefinition<KvmS
       ? `KVM x86 TDP (${version}): mmu_notifier_seq + mmu_notifier_count under kvm->mmu_lock, fault retries`
       : `KVM (${version}) without mmu_notifier_retry(): a fault racing an invalidation maps the old page (broken on purpose)`,
     contract: 'mirror',
-    eras: legacy ? LEGACY_ERAS : ['v4.13'],
+    eras: legacy ? LEGACY_ERAS : ['v4.13', 'v4.15', 'v4.19'],
     source: retry
       ? `virt/kvm/kvm_main.c kvm_mmu_notifier_invalidate_${legacy ? 'page, ' : ''}range_start/_end, arch/x86/kvm/mmu.c tdp_page_fault (${version})`
       : 'kvm with the mmu_notifier_retry() check of tdp_page_fault removed: the range_start-only pattern of reference §3 B7',

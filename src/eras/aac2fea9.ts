@@ -9,6 +9,8 @@ import { v4_12 } from './v4.12';
  * itself was not read): bug 1 — start/end users such as KVM get no notification at all; bug 2 —
  * the length is in pages, not bytes; bug 3 — the start is the last PTE the walk visited, not the
  * start of the huge page.
+ * The OOM reaper is inherited from v4.12 (no notifier calls); whether 4d4bbd8526a8 (skip mms with
+ * notifiers) was already in the tree aac2fea9 was committed to is not verified [U].
  */
 export const aac2fea9 = deriveEra(v4_12, {
   name: 'aac2fea9',

@@ -37,6 +37,20 @@ export interface Era {
    * `1UL << order` bug (Andrea's bug 2), `startAtLastPte` the unaligned start (bug 3).
    */
   readonly rangeAfterWalk?: { readonly lengthInPages: boolean; readonly startAtLastPte: boolean };
+  /**
+   * wp_page_copy ends its bracket with `mmu_notifier_invalidate_range_only_end()`, since
+   * ptep_clear_flush_notify already called ->invalidate_range under the PTL (4645b9fe84bf).
+   */
+  readonly wpPageCopyOnlyEnd: boolean;
+  /**
+   * What the OOM reaper (mm/oom_kill.c __oom_reap_task_mm) does about notifiers:
+   * - `no-notifiers`: unmap_page_range with no start/end at all (≤ v4.12; fixed by 4d4bbd8526a8
+   *   "mm, oom_reaper: skip mm structs with mmu notifiers");
+   * - `skip-if-notifiers`: `if (mm_has_notifiers(mm))` the mm is not reaped (v4.13 … v4.18);
+   * - `nonblock-start`: `mmu_notifier_invalidate_range_start_nonblock()`; a callback may fail with
+   *   -EAGAIN and the VMA is skipped, with no range_end for anyone (v4.19+, until c2655835fd8c).
+   */
+  readonly oomReaper: 'no-notifiers' | 'skip-if-notifiers' | 'nonblock-start';
 }
 
 /** A new era from `base` with the fields that changed. */

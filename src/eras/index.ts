@@ -4,11 +4,13 @@ import { aac2fea9 } from './aac2fea9';
 import { v4_10 } from './v4.10';
 import { v4_12 } from './v4.12';
 import { v4_13 } from './v4.13';
+import { v4_15 } from './v4.15';
+import { v4_19 } from './v4.19';
 
 export type { Era };
 
 /** Every modelled era, oldest first. */
-export const ERAS: readonly Era[] = [v4_10, v4_12, aac2fea9, v4_13];
+export const ERAS: readonly Era[] = [v4_10, v4_12, aac2fea9, v4_13, v4_15, v4_19];
 
 export function eraByName(name: string): Era {
   const e = ERAS.find((x) => x.name === name);

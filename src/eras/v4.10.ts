@@ -13,4 +13,6 @@ export const v4_10 = deriveEra(v4_13, {
   source: 'mm/rmap.c try_to_unmap_one, mm/mmu_notifier.c __mmu_notifier_invalidate_page (v4.10.17)',
   callbacks: ['invalidatePage', 'invalidateRangeStart', 'invalidateRangeEnd', 'invalidateRange'],
   tryToUnmapNotify: 'invalidate-page-after-ptl',
+  // mm/oom_kill.c __oom_reap_task_mm v4.10.17: unmap_page_range() with no notifier call
+  oomReaper: 'no-notifiers',
 });

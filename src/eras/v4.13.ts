@@ -3,7 +3,8 @@ import type { Era } from './era';
 /**
  * v4.13: after the kill-invalidate_page series (5f32b265400d and siblings, merge ea25c431).
  * try_to_unmap_one brackets the walk with invalidate_range_start/end and calls ->invalidate_range
- * per PTE under the PTL; range_end also calls ->invalidate_range (mm/mmu_notifier.c v4.13).
+ * per PTE under the PTL; range_end also calls ->invalidate_range (mm/mmu_notifier.c v4.13). The OOM
+ * reaper skips mms with notifiers (mm/oom_kill.c __oom_reap_task_mm v4.13: `if (mm_has_notifiers(mm))`).
  */
 const era: Era = {
   name: 'v4.13',
@@ -12,6 +13,8 @@ const era: Era = {
   rangeEndCallsInvalidateRange: true,
   callbacks: ['invalidateRangeStart', 'invalidateRangeEnd', 'invalidateRange'],
   tryToUnmapNotify: 'bracket',
+  wpPageCopyOnlyEnd: false,
+  oomReaper: 'skip-if-notifiers',
 };
 
 export const v4_13: Era = Object.freeze(era);

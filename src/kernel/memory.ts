@@ -23,6 +23,7 @@ const ZAP = site('mm/memory.c', 'zap_pte_range', 'v4.13');
 const UNMAP_VMAS = site('mm/memory.c', 'unmap_vmas', 'v4.13');
 const FLUSH_ONLY = site('mm/memory.c', 'tlb_finish_mmu → tlb_flush_mmu_tlbonly', 'v4.13');
 const FLUSH_FREE = site('mm/memory.c', 'tlb_flush_mmu_free', 'v4.13');
+const FREE_SWAP = site('mm/swapfile.c', 'free_swap_and_cache', 'v4.13');
 
 function same(a: Pte | null, b: Pte | null): boolean {
   if (a === null || b === null) return a === b;
@@ -115,7 +116,7 @@ function* wpPageCopy(kc: KernelContext, vpn: number, orig: Pte): Gen<boolean> {
   }
   if (unused) yield* p.putPage(unused, WP_COPY);
   yield* p.spinUnlock(PTL, WP_COPY);
-  yield* invalidateRangeEnd(kc, range, WP_COPY);
+  yield* invalidateRangeEnd(kc, range, WP_COPY, kc.era.wpPageCopyOnlyEnd);
   return true;
 }
 
@@ -145,40 +146,51 @@ function* doSwapPage(vpn: number, write: boolean, orig: Pte): Gen<boolean> {
 }
 
 /**
- * `unmap_vmas()` + `tlb_finish_mmu()` for `[vpn, vpn + n)` (the part of unmap_region and
- * zap_page_range that touches PTEs): range_start; under the PTL each PTE is cleared
- * (ptep_get_and_clear_full) and its page queued in the mmu_gather batch (__tlb_remove_page);
- * range_end; then tlb_finish_mmu flushes the CPU TLB, calls ->invalidate_range and frees the batch.
- * The batch never fills with the modelled sizes, so no page is freed before range_end
- * (force_flush in zap_pte_range is not reached).
+ * `zap_pte_range()` for `[vpn, vpn + n)`: under the PTL each PTE is cleared (ptep_get_and_clear_full)
+ * and its page queued in the mmu_gather batch (__tlb_remove_page: the mapping's reference moves to
+ * the batch); swap entries release their swap-cache page (free_swap_and_cache). The batch never
+ * fills with the modelled sizes, so force_flush is not reached and no page is freed here.
  */
-export function* unmapRange(kc: KernelContext, vpn: number, n: number): Gen {
-  const start = addressOf(vpn);
-  const range = { start, end: start + n * PAGE_SIZE };
-  const batch: PageRef[] = [];
-  yield* invalidateRangeStart(kc, range, UNMAP_VMAS);
+export function* zapPteRange(vpn: number, n: number, batch: PageRef[]): Gen {
   yield* p.spinLock(PTL, ZAP);
   for (let v = vpn; v < vpn + n; v++) {
     const old = yield* p.pteClear(v, false, true, ZAP);
     if (old === null) continue;
     const page = { pfn: old.pfn, generation: old.generation };
     if (old.swap) {
-      // free_swap_and_cache(entry): drop the swap cache's page if it is still there
-      if (yield* p.getPageUnlessZero(page, site('mm/swapfile.c', 'free_swap_and_cache', 'v4.13'))) {
-        yield* p.putPage(page, site('mm/swapfile.c', 'free_swap_and_cache', 'v4.13'), PUT_FREE_SWAP_CACHE);
-      }
+      // free_swap_and_cache(entry): drop the swap cache's page if it is still there (trylock_page)
+      if (yield* p.getPageUnlessZero(page, FREE_SWAP)) yield* p.putPage(page, FREE_SWAP, PUT_FREE_SWAP_CACHE);
       continue;
     }
     if (old.pfn === ZERO_PFN) continue; // vm_normal_page() == NULL
-    batch.push(page); // __tlb_remove_page(tlb, page): the mapping's reference moves to the batch
+    batch.push(page);
   }
   yield* p.spinUnlock(PTL, ZAP);
-  yield* invalidateRangeEnd(kc, range, UNMAP_VMAS);
-  // tlb_finish_mmu → tlb_flush_mmu → tlb_flush_mmu_tlbonly + tlb_flush_mmu_free
+}
+
+/**
+ * `tlb_finish_mmu()` → `tlb_flush_mmu()`: `tlb_flush_mmu_tlbonly` flushes the CPU TLB and calls
+ * `mmu_notifier_invalidate_range()` for the gathered range, then `tlb_flush_mmu_free` frees the
+ * batch (free_pages_and_swap_cache: free_swap_cache, then put_page).
+ */
+export function* tlbFinishMmu(kc: KernelContext, vpn: number, n: number, batch: readonly PageRef[]): Gen {
+  const start = addressOf(vpn);
   yield* p.tlbFlush(vpn, vpn + n, FLUSH_ONLY);
-  yield* invalidateRange(kc, range, FLUSH_ONLY);
-  for (const page of batch) {
-    // free_pages_and_swap_cache(): free_swap_cache(page) then the batch's put_page
-    yield* p.putPage(page, FLUSH_FREE, PUT_FREE_SWAP_CACHE);
-  }
+  yield* invalidateRange(kc, { start, end: start + n * PAGE_SIZE }, FLUSH_ONLY);
+  for (const page of batch) yield* p.putPage(page, FLUSH_FREE, PUT_FREE_SWAP_CACHE);
+}
+
+/**
+ * `unmap_vmas()` + `tlb_finish_mmu()` for `[vpn, vpn + n)` (the part of unmap_region and
+ * zap_page_range that touches PTEs): range_start; zap_pte_range; range_end; then tlb_finish_mmu
+ * frees the gathered pages, after range_end.
+ */
+export function* unmapRange(kc: KernelContext, vpn: number, n: number): Gen {
+  const start = addressOf(vpn);
+  const range = { start, end: start + n * PAGE_SIZE };
+  const batch: PageRef[] = [];
+  yield* invalidateRangeStart(kc, range, UNMAP_VMAS);
+  yield* zapPteRange(vpn, n, batch);
+  yield* invalidateRangeEnd(kc, range, UNMAP_VMAS);
+  yield* tlbFinishMmu(kc, vpn, n, batch);
 }

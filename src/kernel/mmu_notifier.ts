@@ -9,10 +9,12 @@ import { PAGE_SIZE, hex } from '../runtime/machine';
 import * as p from '../runtime/primitives';
 import type { Gen } from '../runtime/primitives';
 import { site, type Site } from '../runtime/site';
+import { ModelError } from '../runtime/errors';
 import type { KernelContext } from './context';
 import type { MmuNotifierRange } from '../notifier/definition';
 
 const START = site('mm/mmu_notifier.c', '__mmu_notifier_invalidate_range_start', 'v4.13');
+const START_419 = site('mm/mmu_notifier.c', '__mmu_notifier_invalidate_range_start(blockable = false)', 'v4.19');
 const END = site('mm/mmu_notifier.c', '__mmu_notifier_invalidate_range_end', 'v4.13');
 const RANGE = site('mm/mmu_notifier.c', '__mmu_notifier_invalidate_range', 'v4.13');
 const PAGE = site('mm/mmu_notifier.c', '__mmu_notifier_invalidate_page', 'v4.12');
@@ -21,30 +23,46 @@ function rangeText(r: MmuNotifierRange): string {
   return `${hex(r.start)}, ${hex(r.end)}`;
 }
 
-/** `mmu_notifier_invalidate_range_start(mm, start, end)`; `caller` is the call site, for the trace. */
-export function* invalidateRangeStart(kc: KernelContext, range: MmuNotifierRange, caller: Site): Gen {
-  if (kc.notifiers.length === 0) return; // mm_has_notifiers()
-  yield* p.note(`mmu_notifier_invalidate_range_start(${rangeText(range)})`, caller);
+/**
+ * `mmu_notifier_invalidate_range_start(mm, start, end)`; `caller` is the call site, for the trace.
+ * With `blockable` false (`mmu_notifier_invalidate_range_start_nonblock`, v4.19+) the callbacks run
+ * in a non-blockable section, every notifier is still called after one fails, and the last error is
+ * returned (mm/mmu_notifier.c __mmu_notifier_invalidate_range_start v4.19.95).
+ */
+export function* invalidateRangeStart(kc: KernelContext, range: MmuNotifierRange, caller: Site, blockable = true): Gen<number> {
+  if (kc.notifiers.length === 0) return 0; // mm_has_notifiers()
+  yield* p.note(`mmu_notifier_invalidate_range_start${blockable ? '' : '_nonblock'}(${rangeText(range)})`, caller);
+  const r = blockable ? range : { ...range, blockable: false };
+  if (!blockable) yield* p.nonBlockStart(START_419);
+  let ret = 0;
   for (const n of kc.notifiers) {
     const cb = n.def.ops.invalidateRangeStart;
-    if (cb) {
-      yield* p.note(`-> ${n.def.name} ->invalidate_range_start`, START);
-      yield* cb(kc.k, n.state, range);
+    if (!cb) continue;
+    yield* p.note(`-> ${n.def.name} ->invalidate_range_start`, blockable ? START : START_419);
+    const got = yield* cb(kc.k, n.state, r);
+    if (got !== undefined && got !== 0) {
+      if (typeof got !== 'number') throw new ModelError(`${n.def.name} ->invalidate_range_start returned ${JSON.stringify(got)}, not 0 or -EAGAIN`);
+      if (blockable) throw new ModelError(`${n.def.name} ->invalidate_range_start failed (${got}) in a blockable context`);
+      yield* p.note(`${n.def.name} ->invalidate_range_start failed with ${got} in non-blockable context`, START_419);
+      ret = got;
     }
   }
+  if (!blockable) yield* p.nonBlockEnd(START_419);
+  return ret;
 }
 
 /**
- * `mmu_notifier_invalidate_range_end(mm, start, end)`: in v4.13 it calls `->invalidate_range` too,
- * "to avoid the need for the subsystem of having to register an invalidate_range_end call-back when
- * there is invalidate_range already", then `->invalidate_range_end`.
+ * `mmu_notifier_invalidate_range_end(mm, start, end)`: it calls `->invalidate_range` too, "to avoid
+ * the need for the subsystem of having to register an invalidate_range_end call-back when there is
+ * invalidate_range already", then `->invalidate_range_end`. `onlyEnd` is
+ * `mmu_notifier_invalidate_range_only_end()` (v4.15+): the PTL call already happened.
  */
-export function* invalidateRangeEnd(kc: KernelContext, range: MmuNotifierRange, caller: Site): Gen {
+export function* invalidateRangeEnd(kc: KernelContext, range: MmuNotifierRange, caller: Site, onlyEnd = false): Gen {
   if (kc.notifiers.length === 0) return;
-  yield* p.note(`mmu_notifier_invalidate_range_end(${rangeText(range)})`, caller);
+  yield* p.note(`mmu_notifier_invalidate_range_${onlyEnd ? 'only_' : ''}end(${rangeText(range)})`, caller);
   for (const n of kc.notifiers) {
     const ir = n.def.ops.invalidateRange;
-    if (ir && kc.era.rangeEndCallsInvalidateRange) {
+    if (ir && kc.era.rangeEndCallsInvalidateRange && !onlyEnd) {
       yield* p.note(`-> ${n.def.name} ->invalidate_range`, END);
       yield* ir(kc.k, n.state, range);
     }

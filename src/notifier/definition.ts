@@ -13,7 +13,16 @@ import type { Gen, LockId, CounterId, TableId } from '../runtime/primitives';
 export interface MmuNotifierRange {
   readonly start: number;
   readonly end: number;
+  /**
+   * `blockable` (v4.19 argument; `range->blockable` v5.0; `mmu_notifier_range_blockable()` v5.2+):
+   * false for the OOM reaper's non-blockable invalidate_range_start, where a callback must not sleep
+   * and returns -EAGAIN (`-11`) instead. Absent (treated as true) in earlier eras.
+   */
+  readonly blockable?: boolean;
 }
+
+/** `-EAGAIN`, what a non-blockable invalidate_range_start returns when it would have to sleep. */
+export const EAGAIN = -11;
 
 /** What the secondary MMU's fault path is asked to do: map `address`, for writing or not. */
 export interface DeviceFault {
@@ -33,7 +42,11 @@ export interface NotifierOps<S> {
    * up to v4.10, under it from v4.11 (c7ab0d2fdc84).
    */
   invalidatePage?(k: KernelApi, s: S, address: number): Gen<unknown>;
-  /** `->invalidate_range_start()`: may sleep (v4.13); nothing new may be mapped in the range until `_end`. */
+  /**
+   * `->invalidate_range_start()`: may sleep unless `range.blockable === false`; nothing new may be
+   * mapped in the range until `_end`. From v4.19 it returns 0 or -EAGAIN ({@link EAGAIN}); returning
+   * nothing counts as 0.
+   */
   invalidateRangeStart?(k: KernelApi, s: S, range: MmuNotifierRange): Gen<unknown>;
   /** `->invalidate_range_end()`: may sleep. */
   invalidateRangeEnd?(k: KernelApi, s: S, range: MmuNotifierRange): Gen<unknown>;

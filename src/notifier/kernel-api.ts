@@ -22,6 +22,7 @@ export interface KernelApi {
   spinUnlock: typeof prim.spinUnlock;
   mutexLock: typeof prim.mutexLock;
   mutexUnlock: typeof prim.mutexUnlock;
+  mutexTrylock: typeof prim.mutexTrylock;
   downRead: typeof prim.downRead;
   upRead: typeof prim.upRead;
   downWrite: typeof prim.downWrite;
@@ -59,6 +60,7 @@ export function kernelApi(kc: KernelContext): KernelApi {
     spinUnlock: prim.spinUnlock,
     mutexLock: prim.mutexLock,
     mutexUnlock: prim.mutexUnlock,
+    mutexTrylock: prim.mutexTrylock,
     downRead: prim.downRead,
     upRead: prim.upRead,
     downWrite: prim.downWrite,

@@ -44,6 +44,14 @@ export function describeEffect(m: Machine, e: Effect): string {
       return `down_write(${lock(m, e.a)})`;
     case Op.UpWrite:
       return `up_write(${lock(m, e.a)})`;
+    case Op.DownReadTrylock:
+      return `down_read_trylock(${lock(m, e.a)})`;
+    case Op.MutexTrylock:
+      return `mutex_trylock(${lock(m, e.a)})`;
+    case Op.NonBlockStart:
+      return 'non-blockable invalidation begins (blockable == false)';
+    case Op.NonBlockEnd:
+      return 'non-blockable invalidation ends';
     case Op.LocalIrqDisable:
       return 'local_irq_disable()';
     case Op.LocalIrqEnable:
@@ -115,6 +123,8 @@ export function describeResult(e: Effect, result: unknown): string {
     case Op.SpteClearRange:
       return `= ${String(result)}`;
     case Op.GetPageUnlessZero:
+    case Op.DownReadTrylock:
+    case Op.MutexTrylock:
     case Op.TrylockPage:
     case Op.PageRefFreeze:
     case Op.VmaLookup:

@@ -30,7 +30,8 @@ export function isEnabled(m: Machine, tid: number, e: Effect): boolean {
 function lockOf(m: Machine, id: number, e: Effect) {
   const l = m.locks[id];
   if (l === undefined) throw new ModelError(`no lock with id ${id}`);
-  const want = e.op === Op.SpinLock || e.op === Op.SpinUnlock ? LockKind.Spin : e.op === Op.MutexLock || e.op === Op.MutexUnlock ? LockKind.Mutex : LockKind.RwSem;
+  const want =
+    e.op === Op.SpinLock || e.op === Op.SpinUnlock ? LockKind.Spin : e.op === Op.MutexLock || e.op === Op.MutexUnlock || e.op === Op.MutexTrylock ? LockKind.Mutex : LockKind.RwSem;
   if (l.kind !== want) throw new ModelError(`lock '${l.name}' is not a ${['spinlock', 'mutex', 'rw-semaphore'][want]}`);
   return l;
 }
@@ -114,6 +115,27 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       release(m, tid, e.a);
       return undefined;
     }
+    case Op.DownReadTrylock: {
+      const l = lockOf(m, e.a, e);
+      if (l.owner !== -1) return false;
+      l.readers.push(tid);
+      t.held.push(e.a);
+      return true;
+    }
+    case Op.MutexTrylock: {
+      const l = lockOf(m, e.a, e);
+      if (l.owner !== -1) return false;
+      l.owner = tid;
+      t.held.push(e.a);
+      return true;
+    }
+    case Op.NonBlockStart:
+      t.nonBlock++;
+      return undefined;
+    case Op.NonBlockEnd:
+      if (t.nonBlock <= 0) throw new ModelError('leaves a non-blockable section it did not enter');
+      t.nonBlock--;
+      return undefined;
     case Op.LocalIrqDisable:
       t.atomic++;
       return undefined;

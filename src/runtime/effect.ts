@@ -17,9 +17,16 @@ export const enum Op {
   UpRead,
   DownWrite,
   UpWrite,
+  /** `down_read_trylock()`: never blocks; returns whether it took the lock. */
+  DownReadTrylock,
+  /** `mutex_trylock()`: never blocks (and does not sleep); returns whether it took the lock. */
+  MutexTrylock,
   // --- execution context ---
   LocalIrqDisable,
   LocalIrqEnable,
+  /** Entering a non-blockable invalidation (`blockable == false`): nothing in it may sleep. */
+  NonBlockStart,
+  NonBlockEnd,
   /** A point that may sleep: `might_sleep()`, a `GFP_KERNEL` allocation, `wait_event`. */
   MightSleep,
   /** `cpu_relax()` / returning to a retry loop: the thread lets others run (a free context switch). */

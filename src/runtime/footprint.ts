@@ -49,6 +49,10 @@ w(Op.DownRead, K_LOCK | K_THREAD);
 w(Op.UpRead, K_LOCK | K_THREAD);
 w(Op.DownWrite, K_LOCK | K_THREAD);
 w(Op.UpWrite, K_LOCK | K_THREAD);
+w(Op.DownReadTrylock, K_LOCK | K_THREAD);
+w(Op.MutexTrylock, K_LOCK | K_THREAD);
+w(Op.NonBlockStart, K_THREAD);
+w(Op.NonBlockEnd, K_THREAD);
 w(Op.LocalIrqDisable, K_THREAD);
 w(Op.LocalIrqEnable, K_THREAD);
 w(Op.MightSleep, 0);
@@ -102,7 +106,11 @@ export function footprint(m: Machine, tid: number, e: Effect): Footprint {
     case Op.UpRead:
     case Op.DownWrite:
     case Op.UpWrite:
+    case Op.DownReadTrylock:
+    case Op.MutexTrylock:
       return { reads: [], writes: [objId(Obj.Lock, e.a), thread], sync: true };
+    case Op.NonBlockStart:
+    case Op.NonBlockEnd:
     case Op.LocalIrqDisable:
     case Op.LocalIrqEnable:
       return { reads: [], writes: [thread], sync: false };

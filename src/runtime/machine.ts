@@ -80,6 +80,8 @@ export interface ThreadContext {
   readonly name: string;
   /** Spinlocks held + local_irq_disable depth: > 0 means atomic context. */
   atomic: number;
+  /** Depth of non-blockable invalidations the thread is in (OOM reaper: `blockable == false`). */
+  nonBlock: number;
   /** Lock ids held, in acquisition order. */
   held: number[];
   done: boolean;

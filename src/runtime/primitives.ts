@@ -59,8 +59,24 @@ export function upWrite(sem: LockId, at: Site): Gen {
   return step(effect(Op.UpWrite, at, sem));
 }
 
+/** `down_read_trylock()`. */
+export function downReadTrylock(sem: LockId, at: Site): Gen<boolean> {
+  return step(effect(Op.DownReadTrylock, at, sem));
+}
+/** `mutex_trylock()`: does not sleep. */
+export function mutexTrylock(lock: LockId, at: Site): Gen<boolean> {
+  return step(effect(Op.MutexTrylock, at, lock));
+}
+
 // --- context -----------------------------------------------------------------------------------
 
+/** Enters / leaves a non-blockable invalidation (callbacks must not sleep: `blockable == false`). */
+export function nonBlockStart(at: Site): Gen {
+  return step(effect(Op.NonBlockStart, at));
+}
+export function nonBlockEnd(at: Site): Gen {
+  return step(effect(Op.NonBlockEnd, at));
+}
 export function localIrqDisable(at: Site): Gen {
   return step(effect(Op.LocalIrqDisable, at));
 }

@@ -10,9 +10,11 @@ export interface ScenarioBounds {
   /** Highest page index + 1 (1–4 in the spine). */
   readonly pages: number;
   readonly maxOpsPerThread: number;
+  /** Whether an OOM-reaper thread may be drawn. */
+  readonly oom: boolean;
 }
 
-export const DEFAULT_BOUNDS: ScenarioBounds = { pages: 4, maxOpsPerThread: 3 };
+export const DEFAULT_BOUNDS: ScenarioBounds = { pages: 4, maxOpsPerThread: 3, oom: true };
 
 export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitrary<Scenario> {
   // Races need threads on the same page: page 0 is drawn half the time, any page otherwise.
@@ -25,11 +27,13 @@ export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitr
       cpu: fc.array(fc.oneof(access, munmap), { maxLength: b.maxOpsPerThread }),
       reclaim: fc.array(reclaim, { maxLength: Math.min(2, b.maxOpsPerThread) }),
       device: fc.array(access, { maxLength: b.maxOpsPerThread }),
+      oom: b.oom ? fc.array(fc.constant({ op: 'reap' as const }), { maxLength: 1 }) : fc.constant([]),
     })
-    .map(({ cpu, reclaim: rec, device }) => {
+    .map(({ cpu, reclaim: rec, device, oom }) => {
       const threads: ThreadScenario[] = [];
       if (cpu.length) threads.push({ kind: 'cpu', ops: cpu });
       if (rec.length) threads.push({ kind: 'reclaim', ops: rec });
+      if (oom.length) threads.push({ kind: 'oom', ops: oom });
       if (device.length) threads.push({ kind: 'device', ops: device });
       return { threads };
     })
@@ -40,7 +44,7 @@ export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitr
  * Up to `max` preemptions of one of `threads` threads after fewer than `maxStep` of its steps, each
  * to another thread (drawn as an offset, so no preemption is wasted on switching to itself).
  */
-export function scheduleArbitrary(max = 3, maxStep = 60, threads = 3): fc.Arbitrary<Preemption[]> {
+export function scheduleArbitrary(max = 3, maxStep = 60, threads = 4): fc.Arbitrary<Preemption[]> {
   const preemption = fc
     .record({ thread: fc.nat({ max: threads - 1 }), after: fc.integer({ min: 1, max: maxStep - 1 }), offset: fc.integer({ min: 1, max: Math.max(1, threads - 1) }) })
     .map(({ thread, after, offset }) => ({ thread, after, to: (thread + offset) % threads }));

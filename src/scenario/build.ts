@@ -8,6 +8,7 @@ import { userAccess } from '../kernel/fault';
 import { createMm } from '../kernel/mm';
 import { vmMunmap } from '../kernel/mmap';
 import { shrinkPage } from '../kernel/vmscan';
+import { oomReap } from '../kernel/oom_kill';
 import type { NotifierDefinition, NotifierInstance, SetupApi } from '../notifier/definition';
 import { kernelApi } from '../notifier/kernel-api';
 import { ModelError } from '../runtime/errors';
@@ -62,6 +63,10 @@ function* cpuThread(kc: KernelContext, ops: ThreadScenario['ops']): Gen {
   }
 }
 
+function* oomThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages: number): Gen {
+  for (const op of ops) if (op.op === 'reap') yield* oomReap(kc, vmaPages);
+}
+
 function* reclaimThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages: number): Gen {
   for (const op of ops) if (op.op === 'reclaim') yield* shrinkPage(kc, op.page, vmaPages);
 }
@@ -77,9 +82,15 @@ export function buildExecution(era: Era, drivers: readonly NotifierDefinition<an
     const i = counts.get(t.kind) ?? 0;
     counts.set(t.kind, i + 1);
     const name = i === 0 ? t.kind : `${t.kind}${i}`;
-    m.threads.push({ name, atomic: 0, held: [], done: false });
+    m.threads.push({ name, atomic: 0, nonBlock: 0, held: [], done: false });
     const body =
-      t.kind === 'cpu' ? cpuThread(kc, t.ops) : t.kind === 'reclaim' ? reclaimThread(kc, t.ops, nPages) : deviceThread(kc, notifiers[0], t.ops);
+      t.kind === 'cpu'
+        ? cpuThread(kc, t.ops)
+        : t.kind === 'reclaim'
+          ? reclaimThread(kc, t.ops, nPages)
+          : t.kind === 'oom'
+            ? oomThread(kc, t.ops, nPages)
+            : deviceThread(kc, notifiers[0], t.ops);
     return { name, body };
   });
   return { machine: m, threads, kc };

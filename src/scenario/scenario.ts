@@ -21,6 +21,10 @@ export interface Reclaim {
   readonly op: 'reclaim';
   readonly page: number;
 }
+/** The OOM reaper reaping the whole address space (the victim is the modelled mm). */
+export interface OomReap {
+  readonly op: 'reap';
+}
 /** A device access through the secondary MMU, faulting through the driver on a miss. */
 export interface DeviceAccess {
   readonly op: 'access';
@@ -31,7 +35,8 @@ export interface DeviceAccess {
 export type ThreadScenario =
   | { readonly kind: 'cpu'; readonly ops: readonly (CpuAccess | Munmap)[] }
   | { readonly kind: 'reclaim'; readonly ops: readonly Reclaim[] }
-  | { readonly kind: 'device'; readonly ops: readonly DeviceAccess[] };
+  | { readonly kind: 'device'; readonly ops: readonly DeviceAccess[] }
+  | { readonly kind: 'oom'; readonly ops: readonly OomReap[] };
 
 export interface Scenario {
   readonly threads: readonly ThreadScenario[];
@@ -43,7 +48,7 @@ export const MAX_PAGES = 8;
 export function scenarioPages(s: Scenario): number {
   let n = 1;
   for (const t of s.threads) {
-    for (const op of t.ops) n = Math.max(n, op.page + ('pages' in op ? op.pages : 1));
+    for (const op of t.ops) if ('page' in op) n = Math.max(n, op.page + ('pages' in op ? op.pages : 1));
   }
   return n;
 }
@@ -53,8 +58,10 @@ export function scenarioOps(s: Scenario): number {
   return s.threads.reduce((n, t) => n + t.ops.length, 0);
 }
 
-function opText(kind: ThreadScenario['kind'], op: CpuAccess | Munmap | Reclaim | DeviceAccess): string {
+function opText(kind: ThreadScenario['kind'], op: CpuAccess | Munmap | Reclaim | DeviceAccess | OomReap): string {
   switch (op.op) {
+    case 'reap':
+      return 'oom_reap()';
     case 'access':
       return `${op.write ? 'write' : 'read'}(${op.page})`;
     case 'munmap':
@@ -80,11 +87,11 @@ export function validateScenario(x: unknown): Scenario {
   if (threads.length === 0 || threads.length > 8) bad('1 to 8 threads');
   const page = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) < MAX_PAGES;
   for (const t of threads) {
-    if (!['cpu', 'reclaim', 'device'].includes(t?.kind)) bad(`unknown thread kind '${String(t?.kind)}'`);
+    if (!['cpu', 'reclaim', 'device', 'oom'].includes(t?.kind)) bad(`unknown thread kind '${String(t?.kind)}'`);
     if (!Array.isArray(t.ops) || t.ops.length > 16) bad('ops must be an array of at most 16 operations');
     for (const op of t.ops as unknown as readonly Record<string, unknown>[]) {
-      if (!page(op.page)) bad(`page must be an integer in [0, ${MAX_PAGES})`);
-      const allowed = t.kind === 'cpu' ? ['access', 'munmap'] : t.kind === 'reclaim' ? ['reclaim'] : ['access'];
+      const allowed = t.kind === 'cpu' ? ['access', 'munmap'] : t.kind === 'reclaim' ? ['reclaim'] : t.kind === 'oom' ? ['reap'] : ['access'];
+      if (op.op !== 'reap' && !page(op.page)) bad(`page must be an integer in [0, ${MAX_PAGES})`);
       if (!allowed.includes(op.op as string)) bad(`operation '${String(op.op)}' is not one a ${t.kind} thread does`);
       if (op.op === 'access' && typeof op.write !== 'boolean') bad('access needs write: boolean');
       if (op.op === 'munmap' && !(Number.isInteger(op.pages) && (op.pages as number) >= 1 && (op.page as number) + (op.pages as number) <= MAX_PAGES)) {

@@ -15,7 +15,7 @@ type Compact = [kernel: string, driver: string, threads: [string, (string | numb
 export function encodeToken(c: Case): string {
   const threads = c.scenario.threads.map((t): [string, (string | number)[][]] => [
     t.kind,
-    t.ops.map((o) => (o.op === 'munmap' ? ['u', o.page, o.pages] : o.op === 'reclaim' ? ['r', o.page] : [o.write ? 'w' : 'a', o.page])),
+    t.ops.map((o) => (o.op === 'reap' ? ['o'] : o.op === 'munmap' ? ['u', o.page, o.pages] : o.op === 'reclaim' ? ['r', o.page] : [o.write ? 'w' : 'a', o.page])),
   ]);
   const compact: Compact = [c.kernel, c.driver, threads, c.preemptions.flatMap((p) => [p.thread, p.after, p.to]), c.maxSteps];
   const body = deflateRawSync(Buffer.from(JSON.stringify(compact)), { level: 9 });
@@ -47,7 +47,13 @@ export function decodeToken(token: string): Case {
     threads: threads.map(([kind, ops]) => ({
       kind,
       ops: (ops ?? []).map((o) =>
-        o[0] === 'u' ? { op: 'munmap', page: o[1], pages: o[2] } : o[0] === 'r' ? { op: 'reclaim', page: o[1] } : { op: 'access', page: o[1], write: o[0] === 'w' },
+        o[0] === 'o'
+          ? { op: 'reap' }
+          : o[0] === 'u'
+            ? { op: 'munmap', page: o[1], pages: o[2] }
+            : o[0] === 'r'
+              ? { op: 'reclaim', page: o[1] }
+              : { op: 'access', page: o[1], write: o[0] === 'w' },
       ),
     })),
   });

@@ -1,0 +1,73 @@
+/**
+ * Two `pin` drivers whose ->invalidate_range_start takes a mutex, as amdgpu's did
+ * (drivers/gpu/drm/amd/amdgpu/amdgpu_mn.c amdgpu_mn_invalidate_range_start_gfx: `mutex_lock(&amn->read_lock)`
+ * before v4.19, reference §2.3):
+ * - `range-start-mutex` sleeps whatever `blockable` says: fine while the OOM reaper skipped mms with
+ *   notifiers (v4.13 … v4.18), a sleep in a non-blockable invalidation from v4.19 (reference §3 B11);
+ * - `range-start-trylock` is the v4.19 fix: `if (blockable) mutex_lock(...); else if
+ *   (!mutex_trylock(...)) return -EAGAIN;` (amdgpu_mn.c amdgpu_mn_read_lock v4.19).
+ * Each spte holds the page reference gup took, dropped when range_start zaps it.
+ */
+import type { KernelApi } from '../notifier/kernel-api';
+import { EAGAIN, type NotifierDefinition } from '../notifier/definition';
+import type { Gen } from '../runtime/primitives';
+import { site, type Site } from '../runtime/site';
+
+interface State {
+  readonly lock: number;
+  readonly spt: number;
+}
+
+const START = site('drivers/gpu/drm/amd/amdgpu/amdgpu_mn.c', 'amdgpu_mn_invalidate_range_start_gfx (pattern)', 'v4.13', 'generic pin driver with the amdgpu locking');
+const READ_LOCK = site('drivers/gpu/drm/amd/amdgpu/amdgpu_mn.c', 'amdgpu_mn_read_lock (pattern)', 'v4.19', 'generic pin driver with the amdgpu locking');
+const FAULT = site('synthetic', 'pin_device_fault', 'v4.13', 'get_user_pages, keep the reference while mapped');
+
+function* unpin(k: KernelApi, s: State, first: number, last: number, at: Site): Gen {
+  for (let vpn = first; vpn <= last; vpn++) {
+    const old = yield* k.spteRead(s.spt, vpn, at);
+    if (!old) continue;
+    yield* k.spteClearRange(s.spt, vpn, vpn + 1, at);
+    yield* k.putPage(old, at);
+  }
+}
+
+function definition(trylock: boolean): NotifierDefinition<State> {
+  return {
+    name: trylock ? 'range-start-trylock' : 'range-start-mutex',
+    title: trylock
+      ? 'range_start mutex, trylock + -EAGAIN when not blockable (the v4.19 amdgpu fix)'
+      : 'range_start takes a mutex even when not blockable (sleeps in the OOM reaper from v4.19; broken on purpose)',
+    contract: 'pin',
+    eras: ['v4.13', 'v4.15', 'v4.19'],
+    source: trylock ? 'drivers/gpu/drm/amd/amdgpu/amdgpu_mn.c amdgpu_mn_read_lock (v4.19), pattern' : 'drivers/gpu/drm/amd/amdgpu/amdgpu_mn.c (v4.13), pattern; reference §3 B11',
+    setup: (api) => Object.freeze({ lock: api.mutex('amn->read_lock'), spt: api.secondaryTable('gpu userptr') }),
+    ops: {
+      *invalidateRangeStart(k, s, r) {
+        if (trylock && r.blockable === false) {
+          if (!(yield* k.mutexTrylock(s.lock, READ_LOCK))) return EAGAIN;
+        } else {
+          yield* k.mutexLock(s.lock, trylock ? READ_LOCK : START);
+        }
+        yield* unpin(k, s, k.vpnOf(r.start), k.vpnOf(r.end - 1), START);
+        yield* k.mutexUnlock(s.lock, START);
+        return 0;
+      },
+    },
+    device: {
+      table: (s) => s.spt,
+      *fault(k, s, f) {
+        const got = yield* k.getUserPagesUnlocked(f.address, f.write);
+        if (!got) return 'error';
+        const vpn = k.vpnOf(f.address);
+        yield* k.mutexLock(s.lock, FAULT);
+        yield* unpin(k, s, vpn, vpn, FAULT);
+        yield* k.spteSet(s.spt, vpn, got.page, got.writable, FAULT);
+        yield* k.mutexUnlock(s.lock, FAULT);
+        return 'mapped';
+      },
+    },
+  };
+}
+
+export const rangeStartMutex = definition(false);
+export const rangeStartTrylock = definition(true);

@@ -1,0 +1,15 @@
+import { deriveEra } from './era';
+import { v4_13 } from './v4.13';
+
+/**
+ * v4.15: 4645b9fe84bf "mm/mmu_notifier: avoid call to invalidate_range() in range_end()" adds
+ * `mmu_notifier_invalidate_range_only_end()` for call sites that already called ->invalidate_range
+ * under the PTL (wp_page_copy: mm/memory.c line 2602 in v4.19). Present in v4.19, absent in v4.13;
+ * v4.15 as the first release is the reference's dating, not verified here [U].
+ */
+export const v4_15 = deriveEra(v4_13, {
+  name: 'v4.15',
+  summary: 'mmu_notifier_invalidate_range_only_end where the PTL call already happened (wp_page_copy)',
+  source: 'mm/memory.c wp_page_copy, mm/mmu_notifier.c __mmu_notifier_invalidate_range_end(only_end) (v4.19; v4.15 [U])',
+  wpPageCopyOnlyEnd: true,
+});
