@@ -70,6 +70,19 @@ describe('a driver whose range_start sleeps (amdgpu before v4.19, reference §3 
   });
 });
 
+describe('a notifier that fails a non-blockable start beside KVM (reference §3 B12)', () => {
+  it('leaves KVM\'s start without an end on v4.19: start-end-paired', () => {
+    const { name, r } = verdict('kvm+range-start-trylock', 'v4.19');
+    expect(name).toBe('start-end-paired');
+    expect(r.verdict.kind === 'violation' && r.verdict.message).toMatch(/^kvm's invalidate_range_start.*never got its invalidate_range_end/);
+    const labels = r.counterexample!.result.trace.map((s) => s.effect.text ?? '');
+    expect(labels.some((l) => /range-start-trylock ->invalidate_range_start failed with -11/.test(l))).toBe(true);
+  });
+  it('is harmless on v4.13, where the OOM reaper does not reap mms with notifiers', () => {
+    expect(verdict('kvm+range-start-trylock', 'v4.13').name).toBe('pass');
+  });
+});
+
 describe('kvm-no-retry (range_start-only pattern, reference §3 B7)', () => {
   it.each(ERAS.map((e) => e.name))('is caught on %s', (kernel) => {
     expect(verdict('kvm-no-retry', kernel).name).toBe('no-secondary-maps-freed-page');

@@ -24,16 +24,22 @@ export interface Case {
 
 export interface ResolvedTarget {
   readonly era: Era;
+  /** The driver under test: its device runs the scenario's device threads. */
   readonly driver: NotifierDefinition<any>;
+  /** Other notifiers registered on the same mm after it (e.g. `kvm+range-start-trylock`). */
+  readonly others?: readonly NotifierDefinition<any>[];
 }
 
+/** `driver` may name several notifiers joined by `+`; the first one's device is exercised. */
 export function resolve(kernel: string, driver: string): ResolvedTarget {
-  return { era: eraByName(kernel), driver: driverByName(driver, kernel) };
+  const era = eraByName(kernel);
+  const [first, ...rest] = driver.split('+').map((d) => driverByName(d, kernel));
+  return { era, driver: first, others: rest };
 }
 
 /** Runs a case (fresh machine, preemption scheduler); `observe` is for reports only. */
 export function runCase(c: Case, target: ResolvedTarget = resolve(c.kernel, c.driver), observe?: ExecutionOptions['observe']): ExecutionResult {
-  const built = buildExecution(target.era, [target.driver], c.scenario);
+  const built = buildExecution(target.era, [target.driver, ...(target.others ?? [])], c.scenario);
   return execute(built.machine, built.threads, new PreemptionScheduler(c.preemptions), {
     maxSteps: c.maxSteps,
     invariants: INVARIANTS,

@@ -31,7 +31,8 @@ check    Generates scenarios (a CPU thread faulting and unmapping, a reclaim thr
          violation is shrunk to a minimal counterexample (fewest operations and context switches,
          1-minimal) and printed as a timeline, one column per thread, with a replay token.
            --kernel ERA     kernel era to model (default ${DEFAULT_KERNEL}; see 'mmu-race eras')
-           --driver NAME    notifier implementation (default ${DEFAULT_DRIVER}; see 'mmu-race drivers')
+           --driver NAME    notifier implementation (default ${DEFAULT_DRIVER}; see 'mmu-race drivers');
+                            A+B registers several on the mm (A's device is exercised), e.g. kvm+range-start-trylock
            --runs N         scenarios x schedules to try (default ${CLI_DEFAULT_RUNS}, or MMU_RACE_RUNS)
            --seed S         fast-check seed (default ${configuredSeed()}, or MMU_RACE_SEED); same seed, same output
            --max-steps N    step budget of one execution (default ${DEFAULT_MAX_STEPS}); past it the verdict

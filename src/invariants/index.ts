@@ -1,11 +1,12 @@
 import type { Invariant } from '../runtime/invariant';
 import { noSecondaryMapsFreedPage } from './no-secondary-maps-freed-page';
 import { noSleepInAtomic } from './no-sleep-in-atomic';
+import { startEndPaired } from './start-end-paired';
 
-export { noSecondaryMapsFreedPage, noSleepInAtomic };
+export { noSecondaryMapsFreedPage, noSleepInAtomic, startEndPaired };
 
 /** Every registered invariant, by name. */
-export const INVARIANTS: readonly Invariant[] = [noSecondaryMapsFreedPage, noSleepInAtomic];
+export const INVARIANTS: readonly Invariant[] = [noSecondaryMapsFreedPage, noSleepInAtomic, startEndPaired];
 
 export function invariantByName(name: string): Invariant | undefined {
   return INVARIANTS.find((i) => i.name === name);

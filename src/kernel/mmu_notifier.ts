@@ -37,15 +37,18 @@ export function* invalidateRangeStart(kc: KernelContext, range: MmuNotifierRange
   let ret = 0;
   for (const n of kc.notifiers) {
     const cb = n.def.ops.invalidateRangeStart;
-    if (!cb) continue;
-    yield* p.note(`-> ${n.def.name} ->invalidate_range_start`, blockable ? START : START_419);
-    const got = yield* cb(kc.k, n.state, r);
-    if (got !== undefined && got !== 0) {
-      if (typeof got !== 'number') throw new ModelError(`${n.def.name} ->invalidate_range_start returned ${JSON.stringify(got)}, not 0 or -EAGAIN`);
-      if (blockable) throw new ModelError(`${n.def.name} ->invalidate_range_start failed (${got}) in a blockable context`);
-      yield* p.note(`${n.def.name} ->invalidate_range_start failed with ${got} in non-blockable context`, START_419);
-      ret = got;
+    if (cb) {
+      yield* p.note(`-> ${n.def.name} ->invalidate_range_start`, blockable ? START : START_419);
+      const got = yield* cb(kc.k, n.state, r);
+      if (got !== undefined && got !== 0) {
+        if (typeof got !== 'number') throw new ModelError(`${n.def.name} ->invalidate_range_start returned ${JSON.stringify(got)}, not 0 or -EAGAIN`);
+        if (blockable) throw new ModelError(`${n.def.name} ->invalidate_range_start failed (${got}) in a blockable context`);
+        yield* p.note(`${n.def.name} ->invalidate_range_start failed with ${got} in non-blockable context`, START_419);
+        ret = got;
+        continue; // a failed start is owed no end
+      }
     }
+    if (cb || n.def.ops.invalidateRangeEnd) yield* p.bracketOpen(n.def.name, range.start, range.end, blockable ? START : START_419);
   }
   if (!blockable) yield* p.nonBlockEnd(START_419);
   return ret;
@@ -67,10 +70,8 @@ export function* invalidateRangeEnd(kc: KernelContext, range: MmuNotifierRange, 
       yield* ir(kc.k, n.state, range);
     }
     const cb = n.def.ops.invalidateRangeEnd;
-    if (cb) {
-      yield* p.note(`-> ${n.def.name} ->invalidate_range_end`, END);
-      yield* cb(kc.k, n.state, range);
-    }
+    if (cb || n.def.ops.invalidateRangeStart) yield* p.bracketClose(n.def.name, range.start, range.end, END);
+    if (cb) yield* cb(kc.k, n.state, range);
   }
 }
 

@@ -62,6 +62,10 @@ export function describeEffect(m: Machine, e: Effect): string {
       return e.text ?? 'cpu_relax()';
     case Op.Note:
       return e.text ?? '';
+    case Op.BracketOpen:
+      return `${String(e.d)}: range_start(${hex(e.b)}, ${hex(e.c)}) returned 0`;
+    case Op.BracketClose:
+      return `${String(e.d)}: range_end(${hex(e.b)}, ${hex(e.c)})`;
     case Op.Read:
       return `read ${counter(m, e.a)}`;
     case Op.Write:

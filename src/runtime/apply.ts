@@ -147,6 +147,15 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
     case Op.CpuRelax:
     case Op.Note:
       return undefined;
+    case Op.BracketOpen:
+      m.brackets.push({ thread: tid, notifier: e.d as string, start: e.b, end: e.c, step: m.step });
+      return undefined;
+    case Op.BracketClose: {
+      const i = m.brackets.findIndex((b) => b.thread === tid && b.notifier === e.d && b.start === e.b && b.end === e.c);
+      if (i >= 0) m.brackets.splice(i, 1);
+      else if (m.unpairedEnd === null) m.unpairedEnd = `${e.d as string} gets invalidate_range_end(0x${e.b.toString(16)}, 0x${e.c.toString(16)}) from ${t.name} with no start before it`;
+      return undefined;
+    }
     case Op.Read:
       if (e.a >= m.counters.length) throw new ModelError(`no counter with id ${e.a}`);
       return m.counters[e.a];

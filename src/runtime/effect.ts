@@ -62,6 +62,10 @@ export const enum Op {
   SpteSet,
   SpteClearRange,
   DeviceAccess,
+  /** Bookkeeping of the notifier dispatcher: notifier `a` returned from a successful range_start of [b, c). */
+  BracketOpen,
+  /** Notifier `a` is about to get the range_end of [b, c). */
+  BracketClose,
   /** Pure annotation of a decision the thread made from values it already read (no shared state). */
   Note,
 }

@@ -7,7 +7,7 @@
 import { applyEffect, isEnabled } from './apply';
 import { Op, mightSleep, type Effect } from './effect';
 import { InternalError, ModelError } from './errors';
-import { writeKinds } from './footprint';
+import { K_THREAD, writeKinds } from './footprint';
 import type { EffectInvariant, Invariant, StateInvariant } from './invariant';
 import type { Machine } from './machine';
 import type { Gen } from './primitives';
@@ -43,6 +43,8 @@ export interface ExecutionResult {
   /** The switches away from a thread that could have continued: the schedule's preemptions (`at`: global step). */
   readonly preemptions: readonly (Preemption & { readonly at: number })[];
   readonly machine: Machine;
+  /** The effect each thread would have issued next when the execution ended (null: finished). */
+  readonly pending?: readonly (Effect | null)[];
 }
 
 function isEffect(x: unknown): x is Effect {
@@ -83,6 +85,12 @@ export function execute(m: Machine, threads: readonly ThreadSpec[], scheduler: S
       }
       if (ctx.atomic !== 0) {
         return { kind: 'model-error', message: `thread ${threads[tid].name} finished in atomic context (local_irq_disable without enable)`, step: trace.length, thread: tid };
+      }
+      // a thread's end is a state change too: invariants about finished threads run now
+      for (const inv of stateInvs) {
+        if ((inv.watches & K_THREAD) === 0) continue;
+        const msg = inv.check(m);
+        if (msg !== null) return { kind: 'violation', invariant: inv.name, message: msg, step: Math.max(0, trace.length - 1), thread: tid };
       }
       return null;
     }
@@ -126,7 +134,7 @@ export function execute(m: Machine, threads: readonly ThreadSpec[], scheduler: S
     }
     const currentRunnable = current >= 0 && !relaxed && pending[current] !== null && enabled.includes(current);
     const currentSteps = current >= 0 ? steps[current] : 0;
-    const view: SchedulerView = { step: trace.length, current, currentSteps, enabled, currentRunnable, threadCount: n };
+    const view: SchedulerView = { step: trace.length, current, currentSteps, enabled, currentRunnable, threadCount: n, pending, machine: m };
     const tid = scheduler.choose(view);
     if (!enabled.includes(tid)) throw new InternalError(`scheduler chose thread ${tid}, which is not enabled`);
     if (currentRunnable && tid !== current) preemptions.push({ thread: current, after: currentSteps, to: tid, at: trace.length });
@@ -162,7 +170,7 @@ export function execute(m: Machine, threads: readonly ThreadSpec[], scheduler: S
     relaxed = e.op === Op.CpuRelax;
     verdict = advance(tid, result);
   }
-  return { verdict, trace, choices, preemptions, machine: m };
+  return { verdict, trace, choices, preemptions, machine: m, pending };
 }
 
 function modelError(err: unknown, tid: number, step: number): Verdict {

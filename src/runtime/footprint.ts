@@ -19,6 +19,8 @@ export const enum Obj {
   Allocator = 7,
   CpuTlb = 8,
   Thread = 9,
+  /** The notifier dispatcher's record of open start/end brackets. */
+  Bracket = 10,
 }
 
 /** Bit masks of object kinds, for cheap "may this step affect that invariant" tests. */
@@ -31,6 +33,7 @@ export const K_VMA = 1 << Obj.Vma;
 export const K_ALLOC = 1 << Obj.Allocator;
 export const K_TLB = 1 << Obj.CpuTlb;
 export const K_THREAD = 1 << Obj.Thread;
+export const K_BRACKET = 1 << Obj.Bracket;
 
 export function objId(kind: Obj, index: number): number {
   return (kind << 24) | index;
@@ -58,6 +61,8 @@ w(Op.LocalIrqEnable, K_THREAD);
 w(Op.MightSleep, 0);
 w(Op.CpuRelax, 0);
 w(Op.Note, 0);
+w(Op.BracketOpen, K_BRACKET);
+w(Op.BracketClose, K_BRACKET);
 w(Op.Read, 0);
 w(Op.Write, K_COUNTER);
 w(Op.Add, K_COUNTER);
@@ -118,6 +123,9 @@ export function footprint(m: Machine, tid: number, e: Effect): Footprint {
     case Op.CpuRelax:
     case Op.Note:
       return { reads: [thread], writes: [], sync: false };
+    case Op.BracketOpen:
+    case Op.BracketClose:
+      return { reads: [], writes: [objId(Obj.Bracket, 0)], sync: false };
     case Op.Read:
       return { reads: [objId(Obj.Counter, e.a)], writes: [], sync: false };
     case Op.Write:

@@ -87,6 +87,15 @@ export interface ThreadContext {
   done: boolean;
 }
 
+/** An invalidate_range_start that returned 0 and has not had its _end yet. */
+export interface OpenBracket {
+  readonly thread: number;
+  readonly notifier: string;
+  readonly start: number;
+  readonly end: number;
+  readonly step: number;
+}
+
 export interface Machine {
   /** Number of virtual pages in the modelled VMA. */
   readonly nPages: number;
@@ -101,6 +110,10 @@ export interface Machine {
   readonly counterNames: string[];
   tables: SecondaryTable[];
   threads: ThreadContext[];
+  /** Open start/end brackets, per notifier (start-end-paired). */
+  brackets: OpenBracket[];
+  /** End without a start, seen by the dispatcher: the first one, for the invariant to report. */
+  unpairedEnd: string | null;
   /** Global step counter (number of effects applied so far). */
   step: number;
 }
@@ -115,7 +128,7 @@ export function createMachine(nPages: number): Machine {
   zero.refcount = 1; // the zero page is reserved and never freed
   const ptes: (Pte | null)[] = new Array(nPages).fill(null);
   const vma: boolean[] = new Array(nPages).fill(true);
-  return { nPages, pages: [zero], freeList: [], ptes, vma, locks: [], counters: [], counterNames: [], tables: [], threads: [], step: 0 };
+  return { nPages, pages: [zero], freeList: [], ptes, vma, locks: [], counters: [], counterNames: [], tables: [], threads: [], brackets: [], unpairedEnd: null, step: 0 };
 }
 
 export function addLock(m: Machine, kind: LockKind, name: string): number {
@@ -159,6 +172,8 @@ export function cloneMachine(m: Machine): Machine {
     counterNames: m.counterNames.slice(),
     tables: m.tables.map((t) => ({ ...t, entries: t.entries.map((e) => (e ? { ...e } : null)) })),
     threads: m.threads.map((t) => ({ ...t, held: t.held.slice() })),
+    brackets: m.brackets.slice(),
+    unpairedEnd: m.unpairedEnd,
     step: m.step,
   };
 }

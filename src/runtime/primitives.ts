@@ -91,6 +91,13 @@ export function mightSleep(what: string, at: Site): Gen {
 export function cpuRelax(at: Site, what?: string): Gen {
   return step(effect(Op.CpuRelax, at, 0, 0, 0, undefined, what));
 }
+/** Dispatcher bookkeeping: `notifier`'s range_start of [start, end) succeeded / its range_end is called. */
+export function bracketOpen(notifier: string, start: number, end: number, at: Site): Gen {
+  return step(effect(Op.BracketOpen, at, 0, start, end, notifier));
+}
+export function bracketClose(notifier: string, start: number, end: number, at: Site): Gen {
+  return step(effect(Op.BracketClose, at, 0, start, end, notifier));
+}
 /** Records a decision taken on thread-local values (no shared state is touched). */
 export function note(text: string, at: Site): Gen {
   return step(effect(Op.Note, at, 0, 0, 0, undefined, text));
