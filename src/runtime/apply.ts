@@ -43,6 +43,43 @@ function release(m: Machine, tid: number, lockId: number) {
   held.splice(i, 1);
 }
 
+/** Whether the lock-order graph has a path from `from` to `to`. */
+function reaches(m: Machine, from: number, to: number): boolean {
+  const seen = new Set<number>([from]);
+  const stack = [from];
+  while (stack.length > 0) {
+    const a = stack.pop() as number;
+    if (a === to) return true;
+    for (const e of m.lockOrder) {
+      if (Math.floor(e / 65536) !== a) continue;
+      const b = e % 65536;
+      if (!seen.has(b)) {
+        seen.add(b);
+        stack.push(b);
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * lockdep's dependency tracking (kernel/locking/lockdep.c check_prev_add): acquiring `lock` while
+ * holding `h` adds the edge h → lock; if lock ⇝ h is already in the graph the order is inverted,
+ * which can deadlock in some other interleaving even if this one did not. Trylocks add no edge.
+ * Two read acquisitions of the same rw-semaphore class are not ordered against each other.
+ */
+function recordLockOrder(m: Machine, tid: number, lock: number) {
+  for (const h of m.threads[tid].held) {
+    if (h === lock) continue;
+    const code = h * 65536 + lock;
+    if (m.lockOrder.includes(code)) continue;
+    if (m.lockInversion === null && reaches(m, lock, h)) {
+      m.lockInversion = `${m.threads[tid].name} takes ${m.locks[lock].name} while holding ${m.locks[h].name}, but ${m.locks[lock].name} → ${m.locks[h].name} was taken in that order before: possible ABBA deadlock`;
+    }
+    m.lockOrder.push(code);
+  }
+}
+
 /** The page a reference names, checking that the reference is still to that page (same generation). */
 function pageOf(m: Machine, pfn: number, generation: number, what: string): Page {
   const p = m.pages[pfn];
@@ -79,6 +116,7 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
   switch (e.op) {
     case Op.SpinLock: {
       const l = lockOf(m, e.a, e);
+      recordLockOrder(m, tid, e.a);
       l.owner = tid;
       t.held.push(e.a);
       t.atomic++;
@@ -87,6 +125,7 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
     case Op.MutexLock:
     case Op.DownWrite: {
       const l = lockOf(m, e.a, e);
+      recordLockOrder(m, tid, e.a);
       l.owner = tid;
       t.held.push(e.a);
       return undefined;
@@ -103,6 +142,7 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
     }
     case Op.DownRead: {
       const l = lockOf(m, e.a, e);
+      recordLockOrder(m, tid, e.a);
       l.readers.push(tid);
       t.held.push(e.a);
       return undefined;
@@ -143,8 +183,10 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       if (t.atomic <= 0) throw new ModelError('local_irq_enable() without local_irq_disable()');
       t.atomic--;
       return undefined;
-    case Op.MightSleep:
     case Op.CpuRelax:
+      if (e.a === 1) t.retries++;
+      return undefined;
+    case Op.MightSleep:
     case Op.Note:
       return undefined;
     case Op.BracketOpen:
@@ -285,6 +327,7 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
     case Op.DeviceAccess: {
       const s = table(m, e.a).entries[e.b];
       if (!s || (e.c === 1 && !s.writable)) return false;
+      t.retries = 0; // the access went through: the retry loop made progress
       if (e.c === 1) {
         const p = m.pages[s.pfn];
         p.lastWriter = Writer.Device;

@@ -80,6 +80,8 @@ export interface ThreadContext {
   readonly name: string;
   /** Spinlocks held + local_irq_disable depth: > 0 means atomic context. */
   atomic: number;
+  /** Consecutive retries of a retry loop (`cpuRelax` marked as a retry) since the thread last made progress. */
+  retries: number;
   /** Depth of non-blockable invalidations the thread is in (OOM reaper: `blockable == false`). */
   nonBlock: number;
   /** Lock ids held, in acquisition order. */
@@ -114,6 +116,10 @@ export interface Machine {
   brackets: OpenBracket[];
   /** End without a start, seen by the dispatcher: the first one, for the invariant to report. */
   unpairedEnd: string | null;
+  /** Lock-order graph (lockdep-style): edges `held → acquired` by lock id, as `held * 65536 + acquired`. */
+  lockOrder: number[];
+  /** The first lock-order inversion seen, for the no-deadlock invariant to report. */
+  lockInversion: string | null;
   /** Global step counter (number of effects applied so far). */
   step: number;
 }
@@ -128,7 +134,7 @@ export function createMachine(nPages: number): Machine {
   zero.refcount = 1; // the zero page is reserved and never freed
   const ptes: (Pte | null)[] = new Array(nPages).fill(null);
   const vma: boolean[] = new Array(nPages).fill(true);
-  return { nPages, pages: [zero], freeList: [], ptes, vma, locks: [], counters: [], counterNames: [], tables: [], threads: [], brackets: [], unpairedEnd: null, step: 0 };
+  return { nPages, pages: [zero], freeList: [], ptes, vma, locks: [], counters: [], counterNames: [], tables: [], threads: [], brackets: [], unpairedEnd: null, lockOrder: [], lockInversion: null, step: 0 };
 }
 
 export function addLock(m: Machine, kind: LockKind, name: string): number {
@@ -174,6 +180,8 @@ export function cloneMachine(m: Machine): Machine {
     threads: m.threads.map((t) => ({ ...t, held: t.held.slice() })),
     brackets: m.brackets.slice(),
     unpairedEnd: m.unpairedEnd,
+    lockOrder: m.lockOrder.slice(),
+    lockInversion: m.lockInversion,
     step: m.step,
   };
 }

@@ -87,9 +87,13 @@ export function localIrqEnable(at: Site): Gen {
 export function mightSleep(what: string, at: Site): Gen {
   return step(effect(Op.MightSleep, at, 0, 0, 0, undefined, what));
 }
-/** Back to a retry loop (`cpu_relax()`, re-entering the guest): lets the other threads run. */
-export function cpuRelax(at: Site, what?: string): Gen {
-  return step(effect(Op.CpuRelax, at, 0, 0, 0, undefined, what));
+/**
+ * `cpu_relax()` / back to a retry loop (re-entering the guest): lets the other threads run. With
+ * `retry`, it counts as one more retry of a loop waiting for another thread (the `progress`
+ * invariant bounds them).
+ */
+export function cpuRelax(at: Site, what?: string, retry = false): Gen {
+  return step(effect(Op.CpuRelax, at, retry ? 1 : 0, 0, 0, undefined, what));
 }
 /** Dispatcher bookkeeping: `notifier`'s range_start of [start, end) succeeded / its range_end is called. */
 export function bracketOpen(notifier: string, start: number, end: number, at: Site): Gen {

@@ -50,7 +50,7 @@ function* deviceThread(kc: KernelContext, n: NotifierInstance, ops: ThreadScenar
         yield* p.note('device fault failed: access aborted', REENTER);
         break;
       }
-      if (r === 'retry') yield* p.cpuRelax(REENTER, 'retry: re-enter and fault again');
+      if (r === 'retry') yield* p.cpuRelax(REENTER, 'retry: re-enter and fault again', true);
       else if (r !== 'mapped') throw new ModelError(`${n.def.name} device fault returned ${JSON.stringify(r)}, not 'mapped' | 'retry' | 'error'`);
     }
   }
@@ -82,7 +82,7 @@ export function buildExecution(era: Era, drivers: readonly NotifierDefinition<an
     const i = counts.get(t.kind) ?? 0;
     counts.set(t.kind, i + 1);
     const name = i === 0 ? t.kind : `${t.kind}${i}`;
-    m.threads.push({ name, atomic: 0, nonBlock: 0, held: [], done: false });
+    m.threads.push({ name, atomic: 0, nonBlock: 0, retries: 0, held: [], done: false });
     const body =
       t.kind === 'cpu'
         ? cpuThread(kc, t.ops)

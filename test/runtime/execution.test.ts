@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { noSleepInAtomic } from '../../src/invariants';
 import { execute, type ThreadSpec } from '../../src/runtime/execution';
 import { INVARIANTS } from '../../src/invariants';
-import { LockKind, addLock } from '../../src/runtime/machine';
+import { LockKind, addCounter, addLock } from '../../src/runtime/machine';
 import * as p from '../../src/runtime/primitives';
 import { exploreAllInterleavings } from '../../src/schedule/exhaustive-naive';
 import { PreemptionScheduler } from '../../src/schedule/preemption';
@@ -63,13 +63,33 @@ describe('deadlock', () => {
       if (r.verdict.kind === 'deadlock') message = r.verdict.message;
     });
     expect(kinds.get('deadlock')).toBeGreaterThan(0);
-    expect(kinds.get('pass')).toBeGreaterThan(0);
+    expect(kinds.get('violation')).toBeGreaterThan(0); // the other interleavings: the inversion
+    expect(kinds.get('pass')).toBeUndefined();
     expect(message).toBe('A waits for b held by B; B waits for a held by A');
   });
 
-  it('the default order alone does not deadlock', () => {
+  it('the default order does not hang, but lockdep-style ordering reports the inversion', () => {
     const { machine, threads } = abba();
-    expect(execute(machine, threads, new PreemptionScheduler([]), opts).verdict.kind).toBe('pass');
+    const r = execute(machine, threads, new PreemptionScheduler([]), opts);
+    expect(r.verdict).toMatchObject({ kind: 'violation', invariant: 'no-deadlock' });
+    expect(r.verdict.kind === 'violation' && r.verdict.message).toBe('B takes a while holding b, but a → b was taken in that order before: possible ABBA deadlock');
+  });
+
+  it('a consistent lock order is no inversion', () => {
+    const m = machineWith(['A', 'B']);
+    const a = addLock(m, LockKind.Mutex, 'a');
+    const b = addLock(m, LockKind.Spin, 'b');
+    function* ordered() {
+      yield* p.mutexLock(a, AT);
+      yield* p.spinLock(b, AT);
+      yield* p.spinUnlock(b, AT);
+      yield* p.mutexUnlock(a, AT);
+    }
+    const threads: ThreadSpec[] = [
+      { name: 'A', body: ordered() },
+      { name: 'B', body: ordered() },
+    ];
+    expect(execute(m, threads, new PreemptionScheduler([]), opts).verdict.kind).toBe('pass');
   });
 });
 
@@ -178,5 +198,29 @@ describe('determinism', () => {
     expect(r.choices).toEqual([0, 1, 1, 0]);
     expect(r.preemptions).toEqual([{ thread: 0, after: 1, to: 1, at: 1 }]);
     expect(r.machine.counters[0]).toBe(1); // the lost update
+  });
+});
+
+describe('progress', () => {
+  function waiter(resetAfter: boolean) {
+    const m = machineWith(['setter', 'waiter']);
+    const c = addCounter(m, 'count');
+    function* setter() {
+      yield* p.add(c, 1, AT);
+      if (resetAfter) yield* p.add(c, -1, AT);
+    }
+    function* waits() {
+      while ((yield* p.read(c, AT)) !== 0) yield* p.cpuRelax(AT, 'retry', true);
+    }
+    return execute(m, [{ name: 'setter', body: setter() }, { name: 'waiter', body: waits() }], new PreemptionScheduler([{ thread: 0, after: 1, to: 1 }]), opts);
+  }
+
+  it('a retry loop waiting for a count that never drops is reported, not left to the step budget', () => {
+    const r = waiter(false);
+    expect(r.verdict).toMatchObject({ kind: 'violation', invariant: 'progress' });
+  });
+
+  it('a retry loop whose wait ends under the fair schedule passes', () => {
+    expect(waiter(true).verdict.kind).toBe('pass');
   });
 });

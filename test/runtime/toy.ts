@@ -8,7 +8,7 @@ export const AT = site('test', 'toy', 'model');
 
 export function machineWith(threads: string[]): Machine {
   const m = createMachine(1);
-  for (const name of threads) m.threads.push({ name, atomic: 0, nonBlock: 0, held: [], done: false });
+  for (const name of threads) m.threads.push({ name, atomic: 0, nonBlock: 0, retries: 0, held: [], done: false });
   return m;
 }
 
