@@ -8,6 +8,8 @@ import { PAGE_SHIFT, PAGE_SIZE, addressOf, vpnOf } from '../runtime/machine';
 import { getUserPagesFast, getUserPagesUnlocked, type GupResult } from '../kernel/gup';
 import type { KernelContext } from '../kernel/context';
 import type { Gen } from '../runtime/primitives';
+import type { Pte } from '../runtime/machine';
+import type { Site } from '../runtime/site';
 
 export type { GupResult };
 
@@ -42,6 +44,14 @@ export interface KernelApi {
   spteSet: typeof prim.spteSet;
   spteClearRange: typeof prim.spteClearRange;
   deviceAccess: typeof prim.deviceAccess;
+  waitCounter: typeof prim.waitCounter;
+  downReadTrylock: typeof prim.downReadTrylock;
+  getPageUnlessZero: typeof prim.getPageUnlessZero;
+  /**
+   * The device's hardware walk of the CPU page table (ATS translation by an IOMMU that shares the
+   * process page table: AMD IOMMUv2, Intel SVM): one atomic read of the PTE, no lock taken.
+   */
+  walkCpuPageTable(address: number, at: Site): Gen<Pte | null>;
 
   /** `__get_user_pages_fast(address, 1, write)`: lockless, interrupts off; null if it cannot. */
   getUserPagesFast(address: number, write: boolean): Gen<GupResult | null>;
@@ -80,6 +90,10 @@ export function kernelApi(kc: KernelContext): KernelApi {
     spteSet: prim.spteSet,
     spteClearRange: prim.spteClearRange,
     deviceAccess: prim.deviceAccess,
+    waitCounter: prim.waitCounter,
+    downReadTrylock: prim.downReadTrylock,
+    getPageUnlessZero: prim.getPageUnlessZero,
+    walkCpuPageTable: (address, at) => prim.pteRead(vpnOf(address), at),
     getUserPagesFast,
     getUserPagesUnlocked: (address, write) => getUserPagesUnlocked(kc, address, write),
   };

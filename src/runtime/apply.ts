@@ -16,12 +16,16 @@ export function isEnabled(m: Machine, tid: number, e: Effect): boolean {
       const l = m.locks[e.a];
       return l.owner === -1 && l.readers.length === 0;
     }
-    case Op.DownRead:
-      return m.locks[e.a].owner === -1;
+    case Op.DownRead: {
+      const l = m.locks[e.a];
+      return l.owner === -1 && l.writersQueued === 0;
+    }
     case Op.LockPage: {
       const pg = m.pages[e.a];
       return pg === undefined || pg.lockedBy === -1;
     }
+    case Op.WaitCounter:
+      return m.counters[e.a] === e.b;
     default:
       return true;
   }
@@ -157,7 +161,7 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
     }
     case Op.DownReadTrylock: {
       const l = lockOf(m, e.a, e);
-      if (l.owner !== -1) return false;
+      if (l.owner !== -1 || l.writersQueued > 0) return false;
       l.readers.push(tid);
       t.held.push(e.a);
       return true;
@@ -188,6 +192,9 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       return undefined;
     case Op.MightSleep:
     case Op.Note:
+      return undefined;
+    case Op.WaitCounter:
+      if (e.a >= m.counters.length) throw new ModelError(`no counter with id ${e.a}`);
       return undefined;
     case Op.BracketOpen:
       m.brackets.push({ thread: tid, notifier: e.d as string, start: e.b, end: e.c, step: m.step });

@@ -31,6 +31,11 @@ export const enum Op {
   MightSleep,
   /** `cpu_relax()` / returning to a retry loop: the thread lets others run (a free context switch). */
   CpuRelax,
+  /**
+   * `wait_event(wq, counter == b)` / `wait_for_completion()`: sleeps, and blocks until counter `a`
+   * equals `b`.
+   */
+  WaitCounter,
   // --- plain shared variables (sequence counts, in-progress counts) ---
   Read,
   Write,
@@ -94,6 +99,7 @@ export function mightSleep(e: Effect): boolean {
     case Op.DownWrite:
     case Op.MightSleep:
     case Op.LockPage:
+    case Op.WaitCounter:
       return true;
     case Op.AllocPage:
       return e.b !== 0; // b = 1: GFP_KERNEL (may sleep), 0: GFP_ATOMIC

@@ -9,7 +9,7 @@ import { Op, mightSleep, type Effect } from './effect';
 import { InternalError, ModelError } from './errors';
 import { K_THREAD, writeKinds } from './footprint';
 import type { EffectInvariant, Invariant, StateInvariant } from './invariant';
-import type { Machine } from './machine';
+import { LockKind, type Machine } from './machine';
 import type { Gen } from './primitives';
 import { PASS, type Verdict } from './verdict';
 import type { Preemption } from '../schedule/preemption';
@@ -111,7 +111,18 @@ export function execute(m: Machine, threads: readonly ThreadSpec[], scheduler: S
 
   for (let t = 0; t < n && verdict === null; t++) verdict = advance(t, undefined);
 
+  const rwsems = m.locks.filter((l) => l.kind === LockKind.RwSem);
   while (verdict === null) {
+    // rwsem writer preference: a writer that cannot take the lock now is queued, and readers wait behind it
+    if (rwsems.length > 0) {
+      for (const l of rwsems) l.writersQueued = 0;
+      for (let t = 0; t < n; t++) {
+        const e = pending[t];
+        if (e === null || e.op !== Op.DownWrite) continue;
+        const l = m.locks[e.a];
+        if (l.owner !== -1 || l.readers.length > 0) l.writersQueued++;
+      }
+    }
     enabled.length = 0;
     let live = 0;
     for (let t = 0; t < n; t++) {
@@ -191,6 +202,10 @@ function deadlockMessage(m: Machine, threads: readonly ThreadSpec[], pending: re
   const parts: string[] = [];
   pending.forEach((e, t) => {
     if (e === null) return;
+    if (e.op === Op.WaitCounter) {
+      parts.push(`${threads[t].name} waits for ${m.counterNames[e.a]} == ${e.b} (it is ${m.counters[e.a]})`);
+      return;
+    }
     if (e.op === Op.LockPage) {
       const holder = m.pages[e.a]?.lockedBy ?? -1;
       parts.push(`${threads[t].name} waits for the page lock of pfn ${e.a} held by ${holder >= 0 ? threads[holder].name : 'nobody'}`);

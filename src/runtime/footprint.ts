@@ -64,6 +64,7 @@ w(Op.Note, 0);
 w(Op.BracketOpen, K_BRACKET);
 w(Op.BracketClose, K_BRACKET);
 w(Op.Read, 0);
+w(Op.WaitCounter, 0);
 w(Op.Write, K_COUNTER);
 w(Op.Add, K_COUNTER);
 w(Op.AllocPage, K_PAGE | K_ALLOC);
@@ -128,6 +129,9 @@ export function footprint(m: Machine, tid: number, e: Effect): Footprint {
       return { reads: [], writes: [objId(Obj.Bracket, 0)], sync: false };
     case Op.Read:
       return { reads: [objId(Obj.Counter, e.a)], writes: [], sync: false };
+    case Op.WaitCounter:
+      // a blocking read: it conflicts with every write of the counter (it may enable it)
+      return { reads: [objId(Obj.Counter, e.a)], writes: [], sync: true };
     case Op.Write:
     case Op.Add:
       return { reads: [], writes: [objId(Obj.Counter, e.a)], sync: false };

@@ -67,6 +67,12 @@ export interface Lock {
   owner: number;
   /** Thread ids holding the lock for read (rw-semaphores). */
   readers: number[];
+  /**
+   * rw-semaphores: writers queued because the lock is held. The kernel's rwsem makes new readers
+   * wait behind a queued writer (writer preference), which is what turns nested read acquisitions
+   * into deadlocks (reference §3 B14). Refreshed by the runtime before each step.
+   */
+  writersQueued: number;
 }
 
 export interface SecondaryTable {
@@ -138,7 +144,7 @@ export function createMachine(nPages: number): Machine {
 }
 
 export function addLock(m: Machine, kind: LockKind, name: string): number {
-  m.locks.push({ kind, name, owner: -1, readers: [] });
+  m.locks.push({ kind, name, owner: -1, readers: [], writersQueued: 0 });
   return m.locks.length - 1;
 }
 

@@ -107,6 +107,14 @@ export function note(text: string, at: Site): Gen {
   return step(effect(Op.Note, at, 0, 0, 0, undefined, text));
 }
 
+/**
+ * `wait_event(wq, cond)` / `wait_for_completion()` on a counter: sleeps until `counter == value`
+ * (the thread is blocked, not spinning, until another thread makes it so).
+ */
+export function waitCounter(counter: CounterId, value: number, at: Site, what?: string): Gen {
+  return step(effect(Op.WaitCounter, at, counter, value, 0, undefined, what));
+}
+
 // --- shared variables --------------------------------------------------------------------------
 
 export function read(counter: CounterId, at: Site): Gen<number> {

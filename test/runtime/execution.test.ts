@@ -224,3 +224,28 @@ describe('progress', () => {
     expect(waiter(true).verdict.kind).toBe('pass');
   });
 });
+
+describe('rw-semaphores prefer writers', () => {
+  it('a reader that takes the rwsem again behind a queued writer deadlocks (the B14 shape)', () => {
+    const m = machineWith(['reader', 'writer']);
+    const sem = addLock(m, LockKind.RwSem, 'umem_rwsem');
+    function* reader() {
+      yield* p.downRead(sem, AT);
+      yield* p.note('nested bracket', AT);
+      yield* p.downRead(sem, AT); // the nested range_start
+      yield* p.upRead(sem, AT);
+      yield* p.upRead(sem, AT);
+    }
+    function* writer() {
+      yield* p.downWrite(sem, AT);
+      yield* p.upWrite(sem, AT);
+    }
+    const threads: ThreadSpec[] = [
+      { name: 'reader', body: reader() },
+      { name: 'writer', body: writer() },
+    ];
+    const r = execute(m, threads, new PreemptionScheduler([{ thread: 0, after: 1, to: 1 }]), opts);
+    expect(r.verdict).toMatchObject({ kind: 'deadlock' });
+    expect(r.verdict.kind === 'deadlock' && r.verdict.message).toBe('reader waits for umem_rwsem held by reader; writer waits for umem_rwsem held by reader');
+  });
+});
