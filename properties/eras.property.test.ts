@@ -7,13 +7,15 @@ import { configuredRuns, configuredSeed } from '../src/check/budget';
 import { check } from '../src/check/fuzz';
 import { run } from '../src/cli/main';
 import { ERAS } from '../src/eras';
+import { CORE_INVARIANTS, DRIVER_INVARIANTS } from '../src/invariants';
 import { DEFAULT_BOUNDS } from '../src/scenario/arbitrary';
 
 const seed = configuredSeed();
 const runs = configuredRuns(10000);
 
-function verdict(driver: string, kernel: string, oom = true) {
-  const r = check({ kernel, driver, runs, seed, bounds: { ...DEFAULT_BOUNDS, oom } });
+/** The driver's verdict: the driver invariants (the core VM's own are checked by the observer below). */
+function verdict(driver: string, kernel: string, oom = true, invariants: readonly string[] = DRIVER_INVARIANTS) {
+  const r = check({ kernel, driver, runs, seed, bounds: { ...DEFAULT_BOUNDS, oom }, invariants });
   return { name: r.verdict.kind === 'violation' ? r.verdict.invariant : r.verdict.kind, r };
 }
 
@@ -86,6 +88,22 @@ describe('a notifier that fails a non-blockable start beside KVM (reference §3 
 describe('kvm-no-retry (range_start-only pattern, reference §3 B7)', () => {
   it.each(ERAS.map((e) => e.name))('is caught on %s', (kernel) => {
     expect(verdict('kvm-no-retry', kernel).name).toBe('no-secondary-maps-freed-page');
+  });
+});
+
+describe('the core VM of each era, on its own (observer notifier, core invariants)', () => {
+  it.each(['v4.13', 'v4.15', 'v4.19'])('%s tells the notifiers of every change', (kernel) => {
+    expect(verdict('observer', kernel, true, CORE_INVARIANTS).name).toBe('pass');
+  });
+  it.each(['v4.10', 'v4.12'])('%s: the OOM reaper unmaps with no start/end (fixed by 4d4bbd8526a8)', (kernel) => {
+    const { name, r } = verdict('observer', kernel, true, CORE_INVARIANTS);
+    expect(name).toBe('full-range-invalidated');
+    expect(r.verdict.kind === 'violation' && r.verdict.message).toMatch(/^oom changed the mapping of 0x100000 .* no invalidate_range_start\/end bracket/);
+  });
+  it('aac2fea9: reclaim sends a bare invalidate_range, no start/end (Andrea bug 1, as a core-VM property)', () => {
+    const { name, r } = verdict('observer', 'aac2fea9', false, CORE_INVARIANTS);
+    expect(name).toBe('full-range-invalidated');
+    expect(r.verdict.kind === 'violation' && r.verdict.message).toMatch(/^reclaim changed the mapping .*no invalidate_range_start\/end bracket.*mmu_notifier_invalidate_range\(/);
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import { driverByName } from '../drivers';
 import { eraByName } from '../eras';
-import { INVARIANTS } from '../invariants';
+import { selectInvariants } from '../invariants';
 import { execute, type ExecutionOptions, type ExecutionResult } from '../runtime/execution';
 import { buildExecution } from '../scenario/build';
 import type { Scenario } from '../scenario/scenario';
@@ -20,6 +20,8 @@ export interface Case {
   readonly scenario: Scenario;
   readonly preemptions: readonly Preemption[];
   readonly maxSteps: number;
+  /** The invariants checked (names); all registered ones when absent. */
+  readonly invariants?: readonly string[];
 }
 
 export interface ResolvedTarget {
@@ -42,7 +44,7 @@ export function runCase(c: Case, target: ResolvedTarget = resolve(c.kernel, c.dr
   const built = buildExecution(target.era, [target.driver, ...(target.others ?? [])], c.scenario);
   return execute(built.machine, built.threads, new PreemptionScheduler(c.preemptions), {
     maxSteps: c.maxSteps,
-    invariants: INVARIANTS,
+    invariants: selectInvariants(c.invariants),
     observe,
   });
 }

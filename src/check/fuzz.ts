@@ -1,24 +1,64 @@
 /**
  * Fuzz mode: fast-check draws scenarios and schedules, runs each case, shrinks the first
  * counterexample, and `minimize` makes it 1-minimal. The result is a value; printing is the CLI's.
+ *
+ * A check can watch its own progress (`onProgress`), be stopped from outside (`signal`: Ctrl-C) and
+ * count which scenario families it ran (`coverage`); none of these costs anything when unused, so
+ * the hot loop stays what it was.
  */
 import fc from 'fast-check';
+import { eraByName } from '../eras';
+import type { NotifierDefinition } from '../notifier/definition';
+import { InternalError, UsageError } from '../runtime/errors';
 import type { ExecutionResult } from '../runtime/execution';
 import { verdictName, type Verdict } from '../runtime/verdict';
 import { DEFAULT_BOUNDS, scenarioArbitrary, scheduleArbitrary, type ScenarioBounds } from '../scenario/arbitrary';
+import type { Scenario } from '../scenario/scenario';
 import { encodeToken } from '../schedule/token';
-import { DEFAULT_MAX_STEPS, resolve, runCase, type Case } from './case';
+import { DEFAULT_MAX_STEPS, resolve, runCase, type Case, type ResolvedTarget } from './case';
 import { effectivePreemptions, minimize } from './minimize';
+
+/** Where a check is: drawing cases, fast-check shrinking a failure, or the 1-minimisation after it. */
+export type CheckPhase = 'fuzz' | 'shrink' | 'minimize';
+
+/** What `onProgress` is told, every `progressEvery` executions and at each change of phase. */
+export interface CheckProgress {
+  readonly kernel: string;
+  readonly driver: string;
+  readonly phase: CheckPhase;
+  /** Executions so far (runs and shrinking). */
+  readonly executions: number;
+  /** The runs asked for. */
+  readonly runs: number;
+}
+
+/** Anything with an `aborted` flag: an `AbortSignal`, or a flag backed by shared memory in a worker. */
+export interface AbortFlag {
+  readonly aborted: boolean;
+}
 
 export interface CheckOptions {
   readonly kernel: string;
-  readonly driver: string;
+  /** A built-in driver by name (`--driver kvm`); ignored for lookup when `notifier` is given. */
+  readonly driver?: string;
+  /** A notifier definition to check instead of a built-in one (a user's module); its `name` names it. */
+  readonly notifier?: NotifierDefinition<any>;
   readonly runs: number;
   readonly seed: number;
   readonly maxSteps?: number;
   readonly bounds?: ScenarioBounds;
   /** Maximum preemptions per schedule. */
   readonly maxPreemptions?: number;
+  /** Names of the invariants to check (default: all registered ones). */
+  readonly invariants?: readonly string[];
+  /** Called every `progressEvery` executions and when the phase changes. */
+  readonly onProgress?: (p: CheckProgress) => void;
+  /** Executions between two `onProgress` calls (default 1000). */
+  readonly progressEvery?: number;
+  /** Polled once per execution: when set, the check stops and returns what it has (`interrupted`). */
+  readonly signal?: AbortFlag;
+  /** Count, per scenario family (`cpu:munmap`, `device:access` …), the executions that included it. */
+  readonly coverage?: boolean;
 }
 
 export interface Counterexample {
@@ -36,34 +76,94 @@ export interface CheckResult {
   readonly executions: number;
   readonly verdict: Verdict;
   readonly counterexample?: Counterexample;
+  /** The check was stopped by `signal` before it finished: a pass covers only `executions`. */
+  readonly interrupted?: boolean;
+  /** With `coverage`: executions per scenario family, families in first-seen order. */
+  readonly coverage?: Readonly<Record<string, number>>;
+}
+
+/** The era and notifier a check runs: a user's definition, or a built-in driver by name. */
+export function checkTarget(opts: Pick<CheckOptions, 'kernel' | 'driver' | 'notifier'>): ResolvedTarget {
+  if (opts.notifier) return { era: eraByName(opts.kernel), driver: opts.notifier };
+  if (opts.driver === undefined) throw new UsageError('check needs a driver name or a notifier definition');
+  return resolve(opts.kernel, opts.driver);
+}
+
+/** Adds the families of `s` (thread kind and operation, e.g. `cpu:munmap`) to `into`. */
+function countFamilies(s: Scenario, into: Record<string, number>): void {
+  for (const t of s.threads) {
+    const seen: string[] = [];
+    for (const op of t.ops) {
+      const f = `${t.kind}:${op.op}`;
+      if (!seen.includes(f)) seen.push(f);
+    }
+    for (const f of seen) into[f] = (into[f] ?? 0) + 1;
+  }
 }
 
 export function check(opts: CheckOptions): CheckResult {
-  const target = resolve(opts.kernel, opts.driver);
+  const target = checkTarget(opts);
+  // The case names what a replay resolves: a user's notifier by its name, built-ins as given (`kvm+other`).
+  const driver = opts.notifier ? opts.notifier.name : (opts.driver as string);
   const maxSteps = opts.maxSteps ?? DEFAULT_MAX_STEPS;
   const bounds = opts.bounds ?? DEFAULT_BOUNDS;
   let executions = 0;
   const toCase = (scenario: Case['scenario'], preemptions: Case['preemptions']): Case => ({
     kernel: opts.kernel,
-    driver: opts.driver,
+    driver,
     scenario,
     preemptions,
     maxSteps,
+    ...(opts.invariants !== undefined ? { invariants: opts.invariants } : {}),
   });
-  const property = fc.property(scenarioArbitrary(bounds), scheduleArbitrary(opts.maxPreemptions ?? 3), (scenario, preemptions) => {
+  const { onProgress, signal } = opts;
+  const coverage: Record<string, number> | undefined = opts.coverage ? {} : undefined;
+  const watched = onProgress !== undefined || signal !== undefined || coverage !== undefined;
+  const every = opts.progressEvery ?? 1000;
+  let phase: CheckPhase = 'fuzz';
+  let interrupted = false;
+  const tell = () => onProgress?.({ kernel: opts.kernel, driver, phase, executions, runs: opts.runs });
+
+  // The plain predicate is the hot loop of every check; the watched one only when asked for.
+  const plain = (scenario: Scenario, preemptions: Case['preemptions']) => {
     executions++;
     return runCase(toCase(scenario, preemptions), target).verdict.kind === 'pass';
-  });
+  };
+  const watchedPredicate = (scenario: Scenario, preemptions: Case['preemptions']) => {
+    if (signal?.aborted) {
+      interrupted = true;
+      // fast-check's own interruption (as interruptAfterTimeLimit does): stops the runs, or the
+      // shrinking with the smallest failure found so far.
+      throw new fc.PreconditionFailure(true);
+    }
+    if (coverage && phase === 'fuzz') countFamilies(scenario, coverage);
+    const ok = plain(scenario, preemptions);
+    if (!ok && phase === 'fuzz') {
+      phase = 'shrink';
+      tell();
+    } else if (executions % every === 0) tell();
+    return ok;
+  };
+  const property = fc.property(scenarioArbitrary(bounds), scheduleArbitrary(opts.maxPreemptions ?? 3), watched ? watchedPredicate : plain);
   const details = fc.check(property, { numRuns: opts.runs, seed: opts.seed });
-  const base = { kernel: opts.kernel, driver: opts.driver, seed: opts.seed, runs: opts.runs };
-  if (!details.failed) return { ...base, executions, verdict: { kind: 'pass' } };
-  if (details.counterexample === null) throw details.errorInstance ?? new Error('fast-check failed without a counterexample');
+  const base = { kernel: opts.kernel, driver, seed: opts.seed, runs: opts.runs, ...(coverage ? { coverage } : {}), ...(interrupted ? { interrupted } : {}) };
+  if (!details.failed || details.counterexample === null) {
+    if (details.failed && !interrupted) throw details.errorInstance ?? new InternalError('fast-check failed without a counterexample');
+    return { ...base, executions, verdict: { kind: 'pass' } };
+  }
   const [scenario, preemptions] = details.counterexample;
   const first = toCase(scenario, preemptions);
   const normal = effectivePreemptions(first, runCase(first, target).preemptions);
-  const min = minimize(normal, target);
-  executions += 1 + min.executions;
-  const result = runCase(min.case, target);
-  if (result.verdict.kind === 'pass') throw new Error(`[mmu-race internal bug] minimised case passes (${verdictName(result.verdict)})`);
-  return { ...base, executions, verdict: result.verdict, counterexample: { case: min.case, result, token: encodeToken(min.case) } };
+  executions++;
+  let found = normal;
+  if (!interrupted) {
+    phase = 'minimize';
+    tell();
+    const min = minimize(normal, target);
+    executions += min.executions;
+    found = min.case;
+  }
+  const result = runCase(found, target);
+  if (result.verdict.kind === 'pass') throw new InternalError(`minimised case passes (${verdictName(result.verdict)})`);
+  return { ...base, executions, verdict: result.verdict, counterexample: { case: found, result, token: encodeToken(found) } };
 }

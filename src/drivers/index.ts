@@ -4,12 +4,13 @@ import { invalidatePageMutex } from './invalidate-page-mutex';
 import { invalidateRangeMutex } from './invalidate-range-mutex';
 import { kvm, kvmLegacy, kvmNoRetry, kvmNoRetryLegacy } from './kvm';
 import { rangeStartMutex, rangeStartTrylock } from './range-start-mutex';
+import { observer } from './observer';
 
 /**
  * The built-in driver catalogue. One name may have several definitions, one per group of eras
  * (KVM ≤ v4.12 implements ->invalidate_page, KVM v4.13 does not); their `eras` do not overlap.
  */
-export const DRIVERS: readonly NotifierDefinition<any>[] = [kvmLegacy, kvm, kvmNoRetryLegacy, kvmNoRetry, invalidatePageMutex, invalidateRangeMutex, rangeStartMutex, rangeStartTrylock];
+export const DRIVERS: readonly NotifierDefinition<any>[] = [kvmLegacy, kvm, kvmNoRetryLegacy, kvmNoRetry, invalidatePageMutex, invalidateRangeMutex, rangeStartMutex, rangeStartTrylock, observer];
 
 /** Driver names, each once, in catalogue order. */
 export function driverNames(): string[] {

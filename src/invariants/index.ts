@@ -1,15 +1,32 @@
+import { UsageError } from '../runtime/errors';
 import type { Invariant } from '../runtime/invariant';
 import { noSecondaryMapsFreedPage } from './no-secondary-maps-freed-page';
 import { noSleepInAtomic } from './no-sleep-in-atomic';
 import { startEndPaired } from './start-end-paired';
 import { noDeadlock } from './no-deadlock';
 import { progress } from './progress';
+import { fullRangeInvalidated } from './full-range-invalidated';
 
-export { noDeadlock, noSecondaryMapsFreedPage, noSleepInAtomic, progress, startEndPaired };
+export { fullRangeInvalidated, noDeadlock, noSecondaryMapsFreedPage, noSleepInAtomic, progress, startEndPaired };
 
 /** Every registered invariant, by name. */
-export const INVARIANTS: readonly Invariant[] = [noSecondaryMapsFreedPage, noSleepInAtomic, startEndPaired, noDeadlock, progress];
+export const INVARIANTS: readonly Invariant[] = [noSecondaryMapsFreedPage, noSleepInAtomic, startEndPaired, noDeadlock, progress, fullRangeInvalidated];
 
 export function invariantByName(name: string): Invariant | undefined {
   return INVARIANTS.find((i) => i.name === name);
+}
+
+/** Invariants about the drivers (under the core VM). */
+export const DRIVER_INVARIANTS: readonly string[] = INVARIANTS.filter((i) => i.scope !== 'core').map((i) => i.name);
+/** Invariants about the core VM alone. */
+export const CORE_INVARIANTS: readonly string[] = INVARIANTS.filter((i) => i.scope === 'core').map((i) => i.name);
+
+/** The invariants with these names (all of them when `names` is undefined); unknown names are a UsageError. */
+export function selectInvariants(names?: readonly string[]): readonly Invariant[] {
+  if (names === undefined) return INVARIANTS;
+  return names.map((n) => {
+    const inv = invariantByName(n);
+    if (!inv) throw new UsageError(`unknown invariant '${n}' (known: ${INVARIANTS.map((i) => i.name).join(', ')})`);
+    return inv;
+  });
 }

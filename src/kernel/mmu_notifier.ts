@@ -31,7 +31,7 @@ function rangeText(r: MmuNotifierRange): string {
  */
 export function* invalidateRangeStart(kc: KernelContext, range: MmuNotifierRange, caller: Site, blockable = true): Gen<number> {
   if (kc.notifiers.length === 0) return 0; // mm_has_notifiers()
-  yield* p.note(`mmu_notifier_invalidate_range_start${blockable ? '' : '_nonblock'}(${rangeText(range)})`, caller);
+  yield* p.notify(p.NOTIFY_START, range.start, range.end, `mmu_notifier_invalidate_range_start${blockable ? '' : '_nonblock'}(${rangeText(range)})`, caller);
   const r = blockable ? range : { ...range, blockable: false };
   if (!blockable) yield* p.nonBlockStart(START_419);
   let ret = 0;
@@ -62,7 +62,8 @@ export function* invalidateRangeStart(kc: KernelContext, range: MmuNotifierRange
  */
 export function* invalidateRangeEnd(kc: KernelContext, range: MmuNotifierRange, caller: Site, onlyEnd = false): Gen {
   if (kc.notifiers.length === 0) return;
-  yield* p.note(`mmu_notifier_invalidate_range_${onlyEnd ? 'only_' : ''}end(${rangeText(range)})`, caller);
+  const alsoRange = kc.era.rangeEndCallsInvalidateRange && !onlyEnd;
+  yield* p.notify(p.NOTIFY_END, range.start, range.end, `mmu_notifier_invalidate_range_${onlyEnd ? 'only_' : ''}end(${rangeText(range)})`, caller, alsoRange);
   for (const n of kc.notifiers) {
     const ir = n.def.ops.invalidateRange;
     if (ir && kc.era.rangeEndCallsInvalidateRange && !onlyEnd) {
@@ -82,7 +83,7 @@ export function* invalidateRangeEnd(kc: KernelContext, range: MmuNotifierRange, 
  */
 export function* invalidateRange(kc: KernelContext, range: MmuNotifierRange, caller: Site): Gen {
   if (kc.notifiers.length === 0) return;
-  yield* p.note(`mmu_notifier_invalidate_range(${rangeText(range)})`, caller);
+  yield* p.notify(p.NOTIFY_RANGE, range.start, range.end, `mmu_notifier_invalidate_range(${rangeText(range)})`, caller);
   for (const n of kc.notifiers) {
     const cb = n.def.ops.invalidateRange;
     if (!cb) continue;
@@ -97,7 +98,7 @@ export function* invalidateRange(kc: KernelContext, range: MmuNotifierRange, cal
  */
 export function* invalidatePage(kc: KernelContext, address: number, caller: Site): Gen {
   if (kc.notifiers.length === 0) return;
-  yield* p.note(`mmu_notifier_invalidate_page(${hex(address)})`, caller);
+  yield* p.notify(p.NOTIFY_PAGE, address, address + PAGE_SIZE, `mmu_notifier_invalidate_page(${hex(address)})`, caller);
   for (const n of kc.notifiers) {
     const cb = n.def.ops.invalidatePage;
     if (!cb) continue;

@@ -13,6 +13,8 @@ export interface Expectation {
   readonly certain: boolean;
   /** The catalogue entry or kernel source that makes it so. */
   readonly source: string;
+  /** Which invariants the cell checks: the drivers' (default) or the core VM's (the `observer` row). */
+  readonly scope?: 'core';
 }
 
 const B2 = 'reference §3 B2: c7ab0d2fdc84 (v4.11) moved ->invalidate_page under the PTL (mm/rmap.c v4.12 line 1468)';
@@ -25,7 +27,17 @@ function row(driver: string, cells: Record<string, [string, string, boolean?]>):
   return Object.entries(cells).map(([kernel, [expect, source, uncertain]]) => ({ driver, kernel, expect, source, certain: uncertain !== true }));
 }
 
+const CORE_ROW: Expectation[] = [
+  ['v4.10', 'full-range-invalidated', OOM_NO_NOTIFIERS],
+  ['v4.12', 'full-range-invalidated', OOM_NO_NOTIFIERS],
+  ['aac2fea9', 'full-range-invalidated', "Andrea Arcangeli's bug 1: a bare invalidate_range with no start/end (revert 785373b4c387, seeds/04)"],
+  ['v4.13', 'pass', 'the kill-invalidate_page series brackets every modelled call site (reference §1.d)'],
+  ['v4.15', 'pass', 'as v4.13; only_end where the PTL call already happened (reference §4.1)'],
+  ['v4.19', 'pass', 'as v4.15; the OOM reaper brackets its unmap with a non-blockable start (mm/oom_kill.c v4.19)'],
+].map(([kernel, expect, source]) => ({ driver: 'observer', kernel, expect, source, certain: true, scope: 'core' as const }));
+
 export const HISTORY: readonly Expectation[] = [
+  ...CORE_ROW,
   ...row('kvm', {
     'v4.10': ['no-secondary-maps-freed-page', OOM_NO_NOTIFIERS],
     'v4.12': ['no-secondary-maps-freed-page', OOM_NO_NOTIFIERS],

@@ -5,6 +5,7 @@
 import { check, type CheckResult } from '../check/fuzz';
 import { verdictName } from '../runtime/verdict';
 import { HISTORY, type Expectation } from './history';
+import { CORE_INVARIANTS, DRIVER_INVARIANTS } from '../invariants';
 
 export interface MatrixCell {
   readonly expectation: Expectation;
@@ -34,7 +35,8 @@ export function runMatrix(opts: MatrixOptions): MatrixCell[] {
   const cells: MatrixCell[] = [];
   for (const expectation of selectCells(opts)) {
     const t0 = process.hrtime.bigint();
-    const result = check({ kernel: expectation.kernel, driver: expectation.driver, runs: opts.runs, seed: opts.seed });
+    const invariants = expectation.scope === 'core' ? CORE_INVARIANTS : DRIVER_INVARIANTS;
+    const result = check({ kernel: expectation.kernel, driver: expectation.driver, runs: opts.runs, seed: opts.seed, invariants });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     const got = verdictName(result.verdict);
     const cell = { expectation, result, got, matches: !expectation.certain || got === expectation.expect, ms };

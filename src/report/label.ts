@@ -62,6 +62,8 @@ export function describeEffect(m: Machine, e: Effect): string {
       return e.text ?? 'cpu_relax()';
     case Op.Note:
       return e.text ?? '';
+    case Op.Notify:
+      return e.text ?? 'mmu_notifier call';
     case Op.BracketOpen:
       return `${String(e.d)}: range_start(${hex(e.b)}, ${hex(e.c)}) returned 0`;
     case Op.BracketClose:

@@ -5,7 +5,7 @@
  */
 import { Op, type Effect } from './effect';
 import { ModelError } from './errors';
-import { LockKind, Writer, ZERO_PFN, newPage, type Machine, type Page, type Pte, type Spte } from './machine';
+import { LockKind, PAGE_SIZE, VMA_BASE, Writer, ZERO_PFN, newPage, type Machine, type Page, type Pte, type Spte } from './machine';
 import type { PageRef } from './primitives';
 
 export function isEnabled(m: Machine, tid: number, e: Effect): boolean {
@@ -82,6 +82,28 @@ function recordLockOrder(m: Machine, tid: number, lock: number) {
     }
     m.lockOrder.push(code);
   }
+}
+
+/**
+ * A present mapping at `vpn` changed (cleared, pointed elsewhere, or lost write permission): the
+ * secondary MMUs must hear of it, from an open range_start window or a later notifier call.
+ */
+function mappingChanged(m: Machine, tid: number, vpn: number) {
+  if (!m.hasNotifiers) return;
+  const address = VMA_BASE + vpn * PAGE_SIZE;
+  const bracketed = m.windows.some((w) => w.thread === tid && w.start < address + PAGE_SIZE && address < w.end);
+  m.obligations.push({ thread: tid, vpn, step: m.step, bracket: !bracketed, range: true });
+}
+
+/** A notifier call of thread `tid` over [start, end) tells the secondaries of the changes it covers. */
+function discharge(m: Machine, tid: number, start: number, end: number, bracket: boolean, range: boolean) {
+  for (const o of m.obligations) {
+    const a = VMA_BASE + o.vpn * PAGE_SIZE;
+    if (o.thread !== tid || !(start < a + PAGE_SIZE && a < end)) continue;
+    if (bracket) o.bracket = false;
+    if (range) o.range = false;
+  }
+  m.obligations = m.obligations.filter((o) => o.bracket || o.range);
 }
 
 /** The page a reference names, checking that the reference is still to that page (same generation). */
@@ -196,6 +218,19 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
     case Op.WaitCounter:
       if (e.a >= m.counters.length) throw new ModelError(`no counter with id ${e.a}`);
       return undefined;
+    case Op.Notify: {
+      const [start, end] = [e.b, e.c];
+      if (e.a === 0) m.windows.push({ thread: tid, start, end });
+      else if (e.a === 1) {
+        const i = m.windows.findIndex((w) => w.thread === tid && w.start === start && w.end === end);
+        if (i >= 0) m.windows.splice(i, 1);
+        discharge(m, tid, start, end, false, e.d === true); // d: this range_end also calls ->invalidate_range
+      } else {
+        discharge(m, tid, start, end, e.a === 3, true); // invalidate_page tells both kinds of user
+      }
+      m.notified.push(`${tid}:${e.text ?? ''}`);
+      return undefined;
+    }
     case Op.BracketOpen:
       m.brackets.push({ thread: tid, notifier: e.d as string, start: e.b, end: e.c, step: m.step });
       return undefined;
@@ -294,6 +329,9 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       if (!pte.swap && pte.pfn !== ZERO_PFN && !(old && !old.swap && old.pfn === pte.pfn)) {
         pageOf(m, pte.pfn, pte.generation, 'set_pte_at').mapcount++;
       }
+      if (old && !old.swap && (pte.swap || old.pfn !== pte.pfn || old.generation !== pte.generation || (old.writable && !pte.writable))) {
+        mappingChanged(m, tid, e.a);
+      }
       m.ptes[e.a] = { ...pte };
       return undefined;
     }
@@ -301,6 +339,7 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       const old = m.ptes[e.a];
       m.ptes[e.a] = null;
       if (old && !old.swap && e.c === 1 && old.pfn !== ZERO_PFN) m.pages[old.pfn].mapcount--;
+      if (old && !old.swap) mappingChanged(m, tid, e.a);
       return old ? { ...old } : null;
     }
     case Op.TlbFlush:

@@ -67,6 +67,12 @@ export const enum Op {
   SpteSet,
   SpteClearRange,
   DeviceAccess,
+  /**
+   * A core-VM call into the notifier chain: `a` = 0 range_start, 1 range_end, 2 invalidate_range,
+   * 3 invalidate_page; `[b, c)` the byte range. Records what the secondary MMUs were told, for
+   * full-range-invalidated.
+   */
+  Notify,
   /** Bookkeeping of the notifier dispatcher: notifier `a` returned from a successful range_start of [b, c). */
   BracketOpen,
   /** Notifier `a` is about to get the range_end of [b, c). */

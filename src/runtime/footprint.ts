@@ -61,6 +61,7 @@ w(Op.LocalIrqEnable, K_THREAD);
 w(Op.MightSleep, 0);
 w(Op.CpuRelax, 0);
 w(Op.Note, 0);
+w(Op.Notify, K_BRACKET);
 w(Op.BracketOpen, K_BRACKET);
 w(Op.BracketClose, K_BRACKET);
 w(Op.Read, 0);
@@ -79,8 +80,8 @@ w(Op.UnlockPage, K_PAGE);
 w(Op.SwapCacheAdd, K_PAGE);
 w(Op.Writeback, K_PAGE);
 w(Op.PteRead, 0);
-w(Op.PteSet, K_PTE | K_PAGE);
-w(Op.PteClear, K_PTE | K_PAGE);
+w(Op.PteSet, K_PTE | K_PAGE | K_BRACKET);
+w(Op.PteClear, K_PTE | K_PAGE | K_BRACKET);
 w(Op.TlbFlush, K_TLB);
 w(Op.VmaLookup, 0);
 w(Op.VmaDetach, K_VMA);
@@ -124,6 +125,7 @@ export function footprint(m: Machine, tid: number, e: Effect): Footprint {
     case Op.CpuRelax:
     case Op.Note:
       return { reads: [thread], writes: [], sync: false };
+    case Op.Notify:
     case Op.BracketOpen:
     case Op.BracketClose:
       return { reads: [], writes: [objId(Obj.Bracket, 0)], sync: false };

@@ -15,6 +15,12 @@ export interface InvariantInfo {
   readonly title: string;
   /** The kernel rule it enforces, with where the kernel says so. */
   readonly rule: string;
+  /**
+   * `core`: a property of the core VM alone (what it tells the notifiers), whatever the drivers do;
+   * otherwise a property of the drivers under the core VM. The verdict matrix checks drivers with
+   * the driver invariants and the core VM of each era with the core ones.
+   */
+  readonly scope?: 'core';
 }
 
 export interface StateInvariant extends InvariantInfo {

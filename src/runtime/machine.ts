@@ -95,6 +95,24 @@ export interface ThreadContext {
   done: boolean;
 }
 
+/** A change of a present primary mapping that no notifier call has covered yet. */
+export interface Obligation {
+  readonly thread: number;
+  readonly vpn: number;
+  readonly step: number;
+  /** Not inside a range_start … range_end window (nor followed by invalidate_page): start/end users were not told. */
+  bracket: boolean;
+  /** Not followed by invalidate_range / invalidate_page / a range_end that calls ->invalidate_range. */
+  range: boolean;
+}
+
+/** A range_start … range_end window of one thread: changes inside it are covered. */
+export interface CoverWindow {
+  readonly thread: number;
+  readonly start: number;
+  readonly end: number;
+}
+
 /** An invalidate_range_start that returned 0 and has not had its _end yet. */
 export interface OpenBracket {
   readonly thread: number;
@@ -122,6 +140,13 @@ export interface Machine {
   brackets: OpenBracket[];
   /** End without a start, seen by the dispatcher: the first one, for the invariant to report. */
   unpairedEnd: string | null;
+  /** Whether any notifier is registered (mm_has_notifiers): only then must changes be notified. */
+  hasNotifiers: boolean;
+  /** Open range_start windows per thread, and changes not yet covered (full-range-invalidated). */
+  windows: CoverWindow[];
+  obligations: Obligation[];
+  /** The ranges each thread has notified since its last uncovered change, for messages. */
+  notified: string[];
   /** Lock-order graph (lockdep-style): edges `held → acquired` by lock id, as `held * 65536 + acquired`. */
   lockOrder: number[];
   /** The first lock-order inversion seen, for the no-deadlock invariant to report. */
@@ -140,7 +165,7 @@ export function createMachine(nPages: number): Machine {
   zero.refcount = 1; // the zero page is reserved and never freed
   const ptes: (Pte | null)[] = new Array(nPages).fill(null);
   const vma: boolean[] = new Array(nPages).fill(true);
-  return { nPages, pages: [zero], freeList: [], ptes, vma, locks: [], counters: [], counterNames: [], tables: [], threads: [], brackets: [], unpairedEnd: null, lockOrder: [], lockInversion: null, step: 0 };
+  return { nPages, pages: [zero], freeList: [], ptes, vma, locks: [], counters: [], counterNames: [], tables: [], threads: [], brackets: [], unpairedEnd: null, hasNotifiers: false, windows: [], obligations: [], notified: [], lockOrder: [], lockInversion: null, step: 0 };
 }
 
 export function addLock(m: Machine, kind: LockKind, name: string): number {
@@ -186,6 +211,10 @@ export function cloneMachine(m: Machine): Machine {
     threads: m.threads.map((t) => ({ ...t, held: t.held.slice() })),
     brackets: m.brackets.slice(),
     unpairedEnd: m.unpairedEnd,
+    hasNotifiers: m.hasNotifiers,
+    windows: m.windows.slice(),
+    obligations: m.obligations.slice(),
+    notified: m.notified.slice(),
     lockOrder: m.lockOrder.slice(),
     lockInversion: m.lockInversion,
     step: m.step,

@@ -95,6 +95,15 @@ export function mightSleep(what: string, at: Site): Gen {
 export function cpuRelax(at: Site, what?: string, retry = false): Gen {
   return step(effect(Op.CpuRelax, at, retry ? 1 : 0, 0, 0, undefined, what));
 }
+/** The notifier-chain calls of the core VM, as recorded by {@link notify}. */
+export const NOTIFY_START = 0;
+export const NOTIFY_END = 1;
+export const NOTIFY_RANGE = 2;
+export const NOTIFY_PAGE = 3;
+/** The core VM calls into the notifier chain (`kind`: NOTIFY_*), for the byte range [start, end). */
+export function notify(kind: number, start: number, end: number, text: string, at: Site, endCallsInvalidateRange = false): Gen {
+  return step(effect(Op.Notify, at, kind, start, end, endCallsInvalidateRange, text));
+}
 /** Dispatcher bookkeeping: `notifier`'s range_start of [start, end) succeeded / its range_end is called. */
 export function bracketOpen(notifier: string, start: number, end: number, at: Site): Gen {
   return step(effect(Op.BracketOpen, at, 0, start, end, notifier));

@@ -75,6 +75,7 @@ export function buildExecution(era: Era, drivers: readonly NotifierDefinition<an
   const nPages = scenarioPages(scenario);
   const m = createMm(nPages);
   const notifiers: NotifierInstance[] = drivers.map((def) => ({ def, state: def.setup(setupApi(m, def.name)) }));
+  m.hasNotifiers = notifiers.length > 0;
   const kc = { era, notifiers } as { era: Era; notifiers: NotifierInstance[]; k: KernelContext['k'] };
   kc.k = kernelApi(kc);
   const counts = new Map<string, number>();

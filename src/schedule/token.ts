@@ -10,7 +10,7 @@ import { validateScenario } from '../scenario/scenario';
 
 const PREFIX = 'mr1.';
 
-type Compact = [kernel: string, driver: string, threads: [string, (string | number)[][]][], preemptions: number[], maxSteps: number];
+type Compact = [kernel: string, driver: string, threads: [string, (string | number)[][]][], preemptions: number[], maxSteps: number, invariants?: string[]];
 
 export function encodeToken(c: Case): string {
   const threads = c.scenario.threads.map((t): [string, (string | number)[][]] => [
@@ -18,6 +18,7 @@ export function encodeToken(c: Case): string {
     t.ops.map((o) => (o.op === 'reap' ? ['o'] : o.op === 'munmap' ? ['u', o.page, o.pages] : o.op === 'reclaim' ? ['r', o.page] : [o.write ? 'w' : 'a', o.page])),
   ]);
   const compact: Compact = [c.kernel, c.driver, threads, c.preemptions.flatMap((p) => [p.thread, p.after, p.to]), c.maxSteps];
+  if (c.invariants !== undefined) compact.push(c.invariants.slice());
   const body = deflateRawSync(Buffer.from(JSON.stringify(compact)), { level: 9 });
   const sum = Buffer.alloc(4);
   sum.writeUInt32BE(crc32(body) >>> 0);
@@ -39,8 +40,9 @@ export function decodeToken(token: string): Case {
   } catch {
     return bad('cannot be decoded');
   }
-  if (!Array.isArray(compact) || compact.length !== 5) bad('unexpected layout');
-  const [kernel, driver, threads, flat, maxSteps] = compact;
+  if (!Array.isArray(compact) || (compact.length !== 5 && compact.length !== 6)) bad('unexpected layout');
+  const [kernel, driver, threads, flat, maxSteps, invariants] = compact;
+  if (invariants !== undefined && !(Array.isArray(invariants) && invariants.every((x) => typeof x === 'string'))) bad('bad invariant list');
   if (typeof kernel !== 'string' || typeof driver !== 'string' || !Array.isArray(threads) || !Array.isArray(flat)) bad('unexpected layout');
   if (!Number.isInteger(maxSteps) || maxSteps < 1) bad('bad step budget');
   const scenario = validateScenario({
@@ -65,5 +67,5 @@ export function decodeToken(token: string): Case {
     if (!ok(thread) || !ok(to) || !Number.isInteger(after) || after < 0) bad('bad preemption');
     preemptions.push({ thread, after, to });
   }
-  return { kernel, driver, scenario, preemptions, maxSteps };
+  return invariants === undefined ? { kernel, driver, scenario, preemptions, maxSteps } : { kernel, driver, scenario, preemptions, maxSteps, invariants };
 }
