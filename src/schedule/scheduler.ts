@@ -1,6 +1,9 @@
 /**
  * A scheduler only answers "which enabled thread steps next?" (DESIGN §2). It never touches state.
  */
+import type { Effect } from '../runtime/effect';
+import type { Machine } from '../runtime/machine';
+
 export interface SchedulerView {
   /** Index of the step about to be taken (0-based). */
   readonly step: number;
@@ -13,6 +16,13 @@ export interface SchedulerView {
   /** Whether `current` is enabled and did not just give up the CPU (`cpu_relax`). */
   readonly currentRunnable: boolean;
   readonly threadCount: number;
+  /**
+   * The effect each thread issues next (null once it has finished), blocked ones included. For
+   * schedulers that reason about footprints (DPOR); read-only.
+   */
+  readonly pending?: readonly (Effect | null)[];
+  /** The machine before the step, read-only: DPOR computes the next steps' footprints on it. */
+  readonly machine?: Machine;
 }
 
 export interface Scheduler {
