@@ -1,6 +1,9 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // `import … from 'mmu-race'` in examples/ and test fixtures means this package's own sources.
+  resolve: { alias: { 'mmu-race': fileURLToPath(new URL('./src/index.ts', import.meta.url)) } },
   test: {
     include: ['test/**/*.test.ts', 'properties/**/*.test.ts'],
     testTimeout: 120_000,

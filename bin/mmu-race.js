@@ -11,9 +11,15 @@ try {
   }
   throw err;
 }
-try {
-  process.exitCode = cli.run(process.argv.slice(2));
-} catch (err) {
+function internal(err) {
   process.stderr.write(`mmu-race: internal error: ${err && err.stack ? err.stack : err}\n`);
   process.exitCode = 3;
+}
+try {
+  // A command returns its status, or a promise of it (a check running in a worker thread).
+  Promise.resolve(cli.run(process.argv.slice(2))).then((status) => {
+    process.exitCode = status;
+  }, internal);
+} catch (err) {
+  internal(err);
 }

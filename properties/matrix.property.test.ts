@@ -18,9 +18,10 @@ describe('mmu-race matrix', () => {
     expect(cells).toHaveLength(HISTORY.length);
   });
 
-  it.each(HISTORY.map((h) => [h.driver, h.kernel, h.expect]))('%s on %s: %s', (driver, kernel, expected) => {
+  // Uncertain cells (the source does not settle them) are run and shown, but not held to a verdict.
+  it.each(HISTORY.filter((h) => h.certain).map((h) => [h.driver, h.kernel, h.expect]))('%s on %s: %s', (driver, kernel, expected) => {
     const cell = cells.find((c) => c.expectation.driver === driver && c.expectation.kernel === kernel)!;
-    expect(cell.got).toBe(expected);
+    expect(expected.split('|')).toContain(cell.got);
     if (expected !== 'pass') expect(cell.result.counterexample!.result.preemptions.length).toBeLessThanOrEqual(3);
   });
 

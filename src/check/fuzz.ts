@@ -16,6 +16,7 @@ import { DEFAULT_BOUNDS, scenarioArbitrary, scheduleArbitrary, type ScenarioBoun
 import type { Scenario } from '../scenario/scenario';
 import { encodeToken } from '../schedule/token';
 import { DEFAULT_MAX_STEPS, resolve, runCase, type Case, type ResolvedTarget } from './case';
+import { LESSER_INVARIANTS } from '../invariants';
 import { effectivePreemptions, minimize } from './minimize';
 
 /** Where a check is: drawing cases, fast-check shrinking a failure, or the 1-minimisation after it. */
@@ -101,6 +102,10 @@ function countFamilies(s: Scenario, into: Record<string, number>): void {
   }
 }
 
+/**
+ * Fuzzes one notifier on one era: `runs` drawn scenarios and schedules, then the first failure
+ * shrunk by fast-check and made 1-minimal. Deterministic for a given seed, watched or not.
+ */
 export function check(opts: CheckOptions): CheckResult {
   const target = checkTarget(opts);
   // The case names what a replay resolves: a user's notifier by its name, built-ins as given (`kvm+other`).
@@ -125,9 +130,19 @@ export function check(opts: CheckOptions): CheckResult {
   const tell = () => onProgress?.({ kernel: opts.kernel, driver, phase, executions, runs: opts.runs });
 
   // The plain predicate is the hot loop of every check; the watched one only when asked for.
+  // A lesser violation (LESSER_INVARIANTS) does not fail the property: the first one is kept aside
+  // and reported only if the runs find nothing graver.
+  let lesser: Case | null = null;
   const plain = (scenario: Scenario, preemptions: Case['preemptions']) => {
     executions++;
-    return runCase(toCase(scenario, preemptions), target).verdict.kind === 'pass';
+    const c = toCase(scenario, preemptions);
+    const v = runCase(c, target).verdict;
+    if (v.kind === 'pass') return true;
+    if (v.kind === 'violation' && LESSER_INVARIANTS.has(v.invariant)) {
+      lesser ??= c; // and shrinking a graver failure never wanders onto a lesser one
+      return true;
+    }
+    return false;
   };
   const watchedPredicate = (scenario: Scenario, preemptions: Case['preemptions']) => {
     if (signal?.aborted) {
@@ -149,10 +164,9 @@ export function check(opts: CheckOptions): CheckResult {
   const base = { kernel: opts.kernel, driver, seed: opts.seed, runs: opts.runs, ...(coverage ? { coverage } : {}), ...(interrupted ? { interrupted } : {}) };
   if (!details.failed || details.counterexample === null) {
     if (details.failed && !interrupted) throw details.errorInstance ?? new InternalError('fast-check failed without a counterexample');
-    return { ...base, executions, verdict: { kind: 'pass' } };
+    if (lesser === null) return { ...base, executions, verdict: { kind: 'pass' } };
   }
-  const [scenario, preemptions] = details.counterexample;
-  const first = toCase(scenario, preemptions);
+  const first = details.failed && details.counterexample !== null ? toCase(details.counterexample[0], details.counterexample[1]) : (lesser as unknown as Case);
   const normal = effectivePreemptions(first, runCase(first, target).preemptions);
   executions++;
   let found = normal;

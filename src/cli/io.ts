@@ -9,5 +9,8 @@ export const processIo: Io = {
   err: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
 };
 
-/** A subcommand: parses its own arguments (throwing UsageError on bad ones) and returns the exit status. */
-export type Command = (args: string[], io: Io) => number;
+/**
+ * A subcommand: parses its own arguments (throwing UsageError on bad ones) and returns the exit
+ * status — at once, or as a promise when it must stay responsive while it works (a check in a worker).
+ */
+export type Command = (args: string[], io: Io) => number | Promise<number>;

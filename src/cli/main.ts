@@ -11,6 +11,8 @@ import { UsageError } from '../runtime/errors';
 import { CLI_DEFAULT_RUNS, DEFAULT_DRIVER, DEFAULT_KERNEL, cmdCheck } from './check';
 import { processIo, type Command, type Io } from './io';
 import { cmdReplay } from './replay';
+import { cmdExplore } from './explore';
+import { cmdMatrix } from './matrix';
 
 export type { Io };
 export { CLI_DEFAULT_RUNS };
@@ -18,44 +20,83 @@ export { CLI_DEFAULT_RUNS };
 export const HELP = `mmu-race: a property-based race checker for the Linux kernel's MMU-notifier protocol
 
 Usage:
-  mmu-race check [--kernel ERA] [--driver NAME] [--runs N] [--seed S] [--max-steps N] [--json]
-  mmu-race replay TOKEN [--json]
+  mmu-race check [./notifier.ts | --driver NAME] [--kernel ERA] [--runs N] [--seed S] [--json] [options]
+  mmu-race explore [--driver NAME] [--kernel ERA] [--scenario NAME|FILE] [--max-preemptions N] [--json]
+  mmu-race replay TOKEN [--module ./notifier.ts] [--report] [--json]
+  mmu-race matrix [--eras E1,E2] [--drivers D1,D2] [--runs N] [--seed S] [--json]
   mmu-race eras
   mmu-race drivers
   mmu-race --help
 
-check    Generates scenarios (a CPU thread faulting and unmapping, a reclaim thread, a device thread
-         accessing memory through the driver's secondary MMU) and schedules (preemptions over a
-         non-preemptive default order), runs each one on the modelled core VM of the chosen kernel
-         era with the chosen notifier, and checks every invariant after every step. The first
+check    Generates scenarios (a CPU thread faulting and unmapping, a reclaim thread, the OOM reaper,
+         a device thread accessing memory through the driver's secondary MMU) and schedules
+         (preemptions over a non-preemptive default order), runs each one on the modelled core VM of
+         the kernel era with the notifier, and checks every invariant after every step. The first
          violation is shrunk to a minimal counterexample (fewest operations and context switches,
-         1-minimal) and printed as a timeline, one column per thread, with a replay token.
-           --kernel ERA     kernel era to model (default ${DEFAULT_KERNEL}; see 'mmu-race eras')
-           --driver NAME    notifier implementation (default ${DEFAULT_DRIVER}; see 'mmu-race drivers');
+         1-minimal), printed as a timeline, one column per thread, with its replay line, and written
+         to reports/<timestamp>-<driver>-<kernel>/ (index.html, report.md, report.json).
+           ./notifier.ts    your notifier module (export default defineNotifier({...}), see
+                            docs/writing-a-notifier.md): type-checked, then checked on every era it
+                            declares (or --kernel) in a worker thread
+           --kernel ERA     kernel era to model (default: the module's eras; ${DEFAULT_KERNEL} for --driver)
+           --driver NAME    a built-in notifier (default ${DEFAULT_DRIVER}; see 'mmu-race drivers');
                             A+B registers several on the mm (A's device is exercised), e.g. kvm+range-start-trylock
-           --runs N         scenarios x schedules to try (default ${CLI_DEFAULT_RUNS}, or MMU_RACE_RUNS)
+           --runs N         scenarios x schedules to try per era (default ${CLI_DEFAULT_RUNS}, or MMU_RACE_RUNS)
            --seed S         fast-check seed (default ${configuredSeed()}, or MMU_RACE_SEED); same seed, same output
            --max-steps N    step budget of one execution (default ${DEFAULT_MAX_STEPS}); past it the verdict
                             is step-budget-exceeded (a livelock or runaway loop)
+           --mode MODE      fuzz (default); exhaustive is not available yet
+           --timeout S      seconds a module's callback may run without yielding an effect (default 10)
+           --transpile-only skip the module's type-check (syntax errors are still reported)
+           --report-dir DIR write reports to DIR/<driver>-<kernel>/ (no timestamp); --no-report: none
            --json           print one JSON object:
-                            {verdict, kernel, driver, executions, seed, runs,
-                             violation?: {invariant, message, steps, contextSwitches,
-                                          trace: [{thread, label, source}], replay}}
+                            {verdict, kernel, driver, executions, seed, runs, coverage,
+                             violation?: {invariant, message, steps, contextSwitches, operations,
+                                          trace: [{thread, label, source}], replay},
+                             report?, module?, results?: [the same, one per era]}
+         Progress goes to stderr: a bar on a terminal, a line every 5 s otherwise (NO_COLOR honoured).
+         Ctrl-C stops the check and still prints and writes every finding so far (exit 130 if none).
+matrix   Checks every driver in every era it exists in and prints the verdicts beside what kernel
+         history says (src/matrix/history.ts, each cell with its source); exit 1 if any certain
+         cell differs from history. Default 5000 runs per cell.
+explore  Exhaustive mode: runs every schedule of a scenario with at most N preemptions (CHESS's
+         iterative context bounding: 0, 1, … N, so a violation comes with the fewest preemptions
+         the search can give), re-running the program from the start for each, and skips a schedule
+         once it reaches a state (happens-before trace and running thread) already explored with
+         as many preemptions left. A pass that says "complete within bounds" is a proof: no schedule
+         within the bounds violates an invariant. A violation is 1-minimised and printed as check
+         prints it, with its replay line.
+           --scenario S     a catalogue scenario (fault-vs-munmap, fault-vs-reclaim, cow-vs-device,
+                            device-write-vs-reclaim, munmap-vs-reclaim) or a JSON scenario file
+                            ({"threads": [{"kind": "cpu", "ops": [...]}, ...]}); default: the spine
+                            scenarios (fault-vs-munmap, fault-vs-reclaim, cow-vs-device)
+           --max-preemptions N  preemption bound (default 2); switches where the running thread
+                            blocks, finishes or does cpu_relax are free
+           --max-steps N    steps per execution (default ${DEFAULT_MAX_STEPS}); an execution that reaches it
+                            makes the result incomplete
+           --max-executions N  budget of executions (default 1000000); running out is incomplete
+           --json           {verdict, kernel, driver, executions, complete, scenarios: [{scenario,
+                             verdict, executions, pruned, bounds, preemptionsExplored,
+                             cutByPreemptions, complete, cutBy?, wallMs, foundAtBound?, violation?}]}
 replay   Re-runs the execution a token names (kernel, driver, scenario, schedule) and prints the
-         same timeline, byte for byte.
+         same timeline, byte for byte. A token of a user's notifier needs --module FILE (the check
+         prints the whole line). --report writes the report directory (--report-dir DIR as for check).
 
 Verdicts: pass, violation (an invariant failed), deadlock, step-budget-exceeded, model-error (the
 notifier under test threw or misused the API).
 Invariants: ${INVARIANTS.map((i) => i.name).join(', ')}.
 
 Exit status: 0 no violation found; 1 a violation, deadlock or step-budget verdict; 2 bad input
-(unknown flag, era or driver, corrupt token) or a model-error.
+(unknown flag, era or driver, corrupt token, a module that does not compile or has the wrong shape,
+a callback that loops without yielding) or a model-error; 130 interrupted before finding anything.
 `;
 
 /** The subcommands, by name. A new command is one file in src/cli/ and one line here. */
 const COMMANDS: Record<string, Command> = {
   check: cmdCheck,
   replay: cmdReplay,
+  explore: cmdExplore,
+  matrix: cmdMatrix,
   eras: (_args, io) => {
     for (const e of ERAS) io.out(`${e.name.padEnd(10)} ${e.summary}`);
     return 0;
@@ -67,7 +108,7 @@ const COMMANDS: Record<string, Command> = {
 };
 
 /** Runs the CLI; returns the exit status. */
-export function run(argv: string[], io: Io = processIo): number {
+export function run(argv: string[], io: Io = processIo): number | Promise<number> {
   try {
     const [cmd, ...rest] = argv;
     if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help' || rest.includes('--help')) {

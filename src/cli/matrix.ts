@@ -56,14 +56,15 @@ export function cmdMatrix(args: string[], io: Io): number {
     );
     return mismatches.length === 0 ? 0 : 1;
   }
+  const cellText = (c: MatrixCell | undefined) => (c === undefined ? '-' : `${c.got}${c.matches ? '' : ' (!)'}${c.expectation.certain ? '' : ' (?)'}`);
   const kernels = [...new Set(cells.map((c) => c.expectation.kernel))];
   const names = [...new Set(cells.map((c) => c.expectation.driver))];
-  const w = 30;
-  const cellText = (c: MatrixCell | undefined) => (c === undefined ? '-' : `${c.got}${c.matches ? '' : ' (!)'}${c.expectation.certain ? '' : ' (?)'}`);
+  const w = Math.max(8, ...cells.map((c) => cellText(c).length)) + 2;
+  const nw = Math.max(8, ...names.map((n) => n.length)) + 2;
   io.out(`mmu-race matrix: ${runs} runs per cell, seed ${seed}`);
-  io.out('driver'.padEnd(26) + kernels.map((k) => k.padEnd(w)).join(''));
+  io.out('driver'.padEnd(nw) + kernels.map((k) => k.padEnd(w)).join(''));
   for (const d of names) {
-    io.out(d.padEnd(26) + kernels.map((k) => cellText(cells.find((c) => c.expectation.driver === d && c.expectation.kernel === k)).padEnd(w)).join(''));
+    io.out(d.padEnd(nw) + kernels.map((k) => cellText(cells.find((c) => c.expectation.driver === d && c.expectation.kernel === k)).padEnd(w)).join(''));
   }
   io.out('');
   io.out(`(!) differs from history, (?) history uncertain. ${cells.length} cells, ${mismatches.length} differ from history.`);

@@ -4,13 +4,37 @@ import { invalidatePageMutex } from './invalidate-page-mutex';
 import { invalidateRangeMutex } from './invalidate-range-mutex';
 import { kvm, kvmLegacy, kvmNoRetry, kvmNoRetryLegacy } from './kvm';
 import { rangeStartMutex, rangeStartTrylock } from './range-start-mutex';
-import { observer } from './observer';
+import { amdgpuUserptr, amdgpuUserptr419, amdgpuUserptrLegacy, amdgpuUserptrTrylock } from './amdgpu_mn';
+import { amdIommuV2, amdIommuV2Legacy } from './amd_iommu_v2';
+import { xenGntdev, xenGntdev419, xenGntdevLegacy } from './gntdev';
+import { sgiGru, sgiGruCountOnly, sgiGruLegacy } from './grutlbpurge';
+import { intelSvm, intelSvmLegacy } from './intel-svm';
+import { hfi1MmuRb, hfi1MmuRbLegacy } from './mmu_rb';
+import { powernvNpu, powernvNpu419, powernvNpu50, powernvNpuLegacy } from './npu-dma';
+import { pagePin } from './page-pin';
+import { scif, scifLegacy } from './scif_dma';
+import { ibUmemOdp, ibUmemOdp419, ibUmemOdp50, ibUmemOdpLegacy, ibUmemOdpRwsemHeld } from './umem_odp';
+import { observers } from './observer';
+import { hmmMirror, hmmMirrorNoRetry, hmmMirrorSetSeqUnlocked } from './hmm-mirror';
 
 /**
  * The built-in driver catalogue. One name may have several definitions, one per group of eras
  * (KVM ≤ v4.12 implements ->invalidate_page, KVM v4.13 does not); their `eras` do not overlap.
  */
-export const DRIVERS: readonly NotifierDefinition<any>[] = [kvmLegacy, kvm, kvmNoRetryLegacy, kvmNoRetry, invalidatePageMutex, invalidateRangeMutex, rangeStartMutex, rangeStartTrylock, observer];
+export const DRIVERS: readonly NotifierDefinition<any>[] = [kvmLegacy, kvm, kvmNoRetryLegacy, kvmNoRetry, invalidatePageMutex, invalidateRangeMutex, rangeStartMutex, rangeStartTrylock, ...observers,
+  hmmMirror, hmmMirrorNoRetry, hmmMirrorSetSeqUnlocked,
+  // the kernel's own notifier users, per era, and the broken variants of the bug catalogue (issue 4)
+  ibUmemOdpLegacy, ibUmemOdp, ibUmemOdp419, ibUmemOdp50, ibUmemOdpRwsemHeld,
+  amdgpuUserptrLegacy, amdgpuUserptr, amdgpuUserptr419, amdgpuUserptrTrylock,
+  hfi1MmuRbLegacy, hfi1MmuRb,
+  amdIommuV2Legacy, amdIommuV2,
+  intelSvmLegacy, intelSvm,
+  sgiGruLegacy, sgiGru, sgiGruCountOnly,
+  xenGntdevLegacy, xenGntdev, xenGntdev419,
+  scifLegacy, scif,
+  powernvNpuLegacy, powernvNpu, powernvNpu419, powernvNpu50,
+  pagePin,
+];
 
 /** Driver names, each once, in catalogue order. */
 export function driverNames(): string[] {

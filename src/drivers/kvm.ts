@@ -30,11 +30,16 @@ const HVA_TO_PFN = site('virt/kvm/kvm_main.c', 'hva_to_pfn', 'v4.13');
 const RETRY = site('include/linux/kvm_host.h', 'mmu_notifier_retry', 'v4.13');
 const MAP = site('arch/x86/kvm/mmu.c', '__direct_map → mmu_set_spte', 'v4.13');
 
+/**
+ * The state: `kvm->mmu_lock`, the sequence and in-progress counts (renamed mmu_invalidate_seq and
+ * mmu_invalidate_in_progress by v6.8 [V]; v6.0 for the rename is the reference's [U]), and the sptes.
+ */
 function setup(api: Parameters<NotifierDefinition<KvmState>['setup']>[0]): KvmState {
+  const renamed = api.era === 'v6.6';
   return Object.freeze({
     mmuLock: api.spinlock('kvm->mmu_lock'),
-    seq: api.counter('kvm->mmu_notifier_seq'),
-    count: api.counter('kvm->mmu_notifier_count'),
+    seq: api.counter(renamed ? 'kvm->mmu_invalidate_seq' : 'kvm->mmu_notifier_seq'),
+    count: api.counter(renamed ? 'kvm->mmu_invalidate_in_progress' : 'kvm->mmu_notifier_count'),
     spt: api.secondaryTable('kvm spte'),
   });
 }
@@ -121,6 +126,13 @@ function tdpPageFault(checkRetry: boolean) {
 
 /** Eras whose KVM still has ->invalidate_page (v4.10 … v4.13-rc; aac2fea9 was a v4.13-rc commit). */
 const LEGACY_ERAS = ['v4.10', 'v4.12', 'aac2fea9'];
+/**
+ * Eras of the start/end KVM: the same protocol, read in v4.13, v4.19 and v5.7.14 (kvm_main.c,
+ * arch/x86/kvm/mmu/mmu.c direct_page_fault). v6.6 is modelled with the same protocol under the v6.8
+ * names; v6.8 narrows the retry to the invalidated gfn range (mmu_invalidate_retry_gfn) and uses an
+ * rwlock for mmu_lock, which changes no verdict with one memslot and is not modelled.
+ */
+const MODERN_ERAS = ['v4.13', 'v4.15', 'v4.19', 'v5.0', 'v5.2', 'v5.5', 'v6.6'];
 
 function kvmDefinition(retry: boolean, legacy: boolean): NotifierDefinition<KvmState> {
   const version = legacy ? 'v4.10/v4.12' : 'v4.13';
@@ -130,7 +142,7 @@ function kvmDefinition(retry: boolean, legacy: boolean): NotifierDefinition<KvmS
       ? `KVM x86 TDP (${version}): mmu_notifier_seq + mmu_notifier_count under kvm->mmu_lock, fault retries`
       : `KVM (${version}) without mmu_notifier_retry(): a fault racing an invalidation maps the old page (broken on purpose)`,
     contract: 'mirror',
-    eras: legacy ? LEGACY_ERAS : ['v4.13', 'v4.15', 'v4.19'],
+    eras: legacy ? LEGACY_ERAS : MODERN_ERAS,
     source: retry
       ? `virt/kvm/kvm_main.c kvm_mmu_notifier_invalidate_${legacy ? 'page, ' : ''}range_start/_end, arch/x86/kvm/mmu.c tdp_page_fault (${version})`
       : 'kvm with the mmu_notifier_retry() check of tdp_page_fault removed: the range_start-only pattern of reference §3 B7',

@@ -38,7 +38,7 @@ function definition(trylock: boolean): NotifierDefinition<State> {
       ? 'range_start mutex, trylock + -EAGAIN when not blockable (the v4.19 amdgpu fix)'
       : 'range_start takes a mutex even when not blockable (sleeps in the OOM reaper from v4.19; broken on purpose)',
     contract: 'pin',
-    eras: ['v4.13', 'v4.15', 'v4.19'],
+    eras: ['v4.13', 'v4.15', 'v4.19', 'v5.0', 'v5.2', 'v5.5', 'v6.6'],
     source: trylock ? 'drivers/gpu/drm/amd/amdgpu/amdgpu_mn.c amdgpu_mn_read_lock (v4.19), pattern' : 'drivers/gpu/drm/amd/amdgpu/amdgpu_mn.c (v4.13), pattern; reference §3 B11',
     setup: (api) => Object.freeze({ lock: api.mutex('amn->read_lock'), spt: api.secondaryTable('gpu userptr') }),
     ops: {

@@ -5,7 +5,14 @@
  */
 
 /** Callbacks of `struct mmu_notifier_ops`, camelCased. */
-export type CallbackName = 'invalidatePage' | 'invalidateRangeStart' | 'invalidateRangeEnd' | 'invalidateRange';
+export type CallbackName =
+  | 'invalidatePage'
+  | 'invalidateRangeStart'
+  | 'invalidateRangeEnd'
+  | 'invalidateRange'
+  | 'archInvalidateSecondaryTlbs'
+  /** `struct mmu_interval_notifier_ops.invalidate` (v5.5+). */
+  | 'invalidate';
 
 /**
  * How `try_to_unmap_one()` (mm/rmap.c) tells the notifiers about the PTE it cleared:
@@ -51,6 +58,30 @@ export interface Era {
    *   -EAGAIN and the VMA is skipped, with no range_end for anyone (v4.19+, until c2655835fd8c).
    */
   readonly oomReaper: 'no-notifiers' | 'skip-if-notifiers' | 'nonblock-start';
+  /**
+   * `MMU_NOTIFY_*` events in `struct mmu_notifier_range` (d87f055b94ea, v5.2): each call site says
+   * why it invalidates (UNMAP, CLEAR, PROTECTION_VMA, PROTECTION_PAGE, SOFT_DIRTY, RELEASE …).
+   */
+  readonly events: boolean;
+  /**
+   * Interval notifiers (mm/mmu_notifier.c mn_itree_invalidate, v5.5+): the itree is invalidated
+   * before the hlist; an itree callback that cannot block makes range_start return -EAGAIN before
+   * any hlist notifier is called, after ending the itree side itself.
+   */
+  readonly intervalNotifiers: boolean;
+  /**
+   * How devices that share the CPU page table hear of a change: `invalidate-range` (the core VM
+   * calls ->invalidate_range, ≤ v6.5) or `arch-tlb-flush` (->arch_invalidate_secondary_tlbs from
+   * the architecture's TLB flush, v6.6+: x86 flush_tlb_mm_range, arch_tlbbatch_add_pending).
+   */
+  readonly secondaryTlbs: 'invalidate-range' | 'arch-tlb-flush';
+  /**
+   * After a non-blockable range_start failed, the dispatcher itself calls invalidate_range_end of
+   * every hlist notifier that has one, "any that succeeded start are expecting their end to be
+   * called", and a notifier whose start can fail may not have an end (c2655835fd8c; read in v6.8
+   * mn_hlist_invalidate_range_start). Before it, nobody got an end (reference §3 B12).
+   */
+  readonly failedStartEndsOthers: boolean;
 }
 
 /** A new era from `base` with the fields that changed. */

@@ -15,6 +15,10 @@ const era: Era = {
   tryToUnmapNotify: 'bracket',
   wpPageCopyOnlyEnd: false,
   oomReaper: 'skip-if-notifiers',
+  events: false,
+  intervalNotifiers: false,
+  secondaryTlbs: 'invalidate-range',
+  failedStartEndsOthers: false,
 };
 
 export const v4_13: Era = Object.freeze(era);

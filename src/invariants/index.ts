@@ -6,15 +6,19 @@ import { startEndPaired } from './start-end-paired';
 import { noDeadlock } from './no-deadlock';
 import { progress } from './progress';
 import { fullRangeInvalidated } from './full-range-invalidated';
+import { secondaryFollowsPrimary } from './secondary-follows-primary';
 
-export { fullRangeInvalidated, noDeadlock, noSecondaryMapsFreedPage, noSleepInAtomic, progress, startEndPaired };
+export { fullRangeInvalidated, noDeadlock, noSecondaryMapsFreedPage, noSleepInAtomic, progress, secondaryFollowsPrimary, startEndPaired };
 
 /** Every registered invariant, by name. */
-export const INVARIANTS: readonly Invariant[] = [noSecondaryMapsFreedPage, noSleepInAtomic, startEndPaired, noDeadlock, progress, fullRangeInvalidated];
+export const INVARIANTS: readonly Invariant[] = [noSecondaryMapsFreedPage, noSleepInAtomic, startEndPaired, secondaryFollowsPrimary, noDeadlock, progress, fullRangeInvalidated];
 
 export function invariantByName(name: string): Invariant | undefined {
   return INVARIANTS.find((i) => i.name === name);
 }
+
+/** Names of the lesser invariants (see InvariantInfo.lesser). */
+export const LESSER_INVARIANTS: ReadonlySet<string> = new Set(INVARIANTS.filter((i) => i.lesser).map((i) => i.name));
 
 /** Invariants about the drivers (under the core VM). */
 export const DRIVER_INVARIANTS: readonly string[] = INVARIANTS.filter((i) => i.scope !== 'core').map((i) => i.name);

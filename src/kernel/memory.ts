@@ -11,7 +11,7 @@ import { PUT_FREE_SWAP_CACHE, type Gen, type PageRef } from '../runtime/primitiv
 import { site, type Site } from '../runtime/site';
 import type { KernelContext } from './context';
 import { PTL } from './mm';
-import { invalidateRange, invalidateRangeEnd, invalidateRangeStart } from './mmu_notifier';
+import { invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
 
 const HANDLE = site('mm/memory.c', 'handle_pte_fault', 'v4.13');
 const ANON = site('mm/memory.c', 'do_anonymous_page', 'v4.13');
@@ -23,6 +23,7 @@ const ZAP = site('mm/memory.c', 'zap_pte_range', 'v4.13');
 const UNMAP_VMAS = site('mm/memory.c', 'unmap_vmas', 'v4.13');
 const FLUSH_ONLY = site('mm/memory.c', 'tlb_finish_mmu → tlb_flush_mmu_tlbonly', 'v4.13');
 const FLUSH_FREE = site('mm/memory.c', 'tlb_flush_mmu_free', 'v4.13');
+const FLUSH_TLB_MM_RANGE = site('arch/x86/mm/tlb.c', 'flush_tlb_mm_range', 'v6.8');
 const FREE_SWAP = site('mm/swapfile.c', 'free_swap_and_cache', 'v4.13');
 
 function same(a: Pte | null, b: Pte | null): boolean {
@@ -102,15 +103,17 @@ function* doWpPage(kc: KernelContext, vpn: number, orig: Pte): Gen<boolean> {
  */
 function* wpPageCopy(kc: KernelContext, vpn: number, orig: Pte): Gen<boolean> {
   const address = addressOf(vpn);
-  const range = { start: address, end: address + PAGE_SIZE };
+  const range = mmuNotifierRange(kc, 'MMU_NOTIFY_CLEAR', address, address + PAGE_SIZE);
   const page = yield* p.allocPage(true, WP_COPY); // alloc_zeroed_user_highpage_movable
   yield* invalidateRangeStart(kc, range, WP_COPY);
   yield* p.spinLock(PTL, WP_COPY);
   const cur = yield* p.pteRead(vpn, WP_COPY);
   let unused: PageRef | null = page;
   if (same(cur, orig)) {
-    yield* p.pteClear(vpn, true, false, WP_COPY); // ptep_clear_flush_notify
-    yield* invalidateRange(kc, range, WP_COPY);
+    // ptep_clear_flush_notify (≤ v6.5: ->invalidate_range under the PTL); v6.6: ptep_clear_flush →
+    // flush_tlb_page → flush_tlb_mm_range → ->arch_invalidate_secondary_tlbs
+    yield* p.pteClear(vpn, true, false, WP_COPY);
+    yield* secondaryTlbInvalidate(kc, range, WP_COPY, FLUSH_TLB_MM_RANGE);
     yield* p.pteSet(vpn, { pfn: page.pfn, generation: page.generation, writable: true, dirty: true, young: true, swap: false }, WP_COPY);
     unused = null; // new_page = old_page (NULL): nothing to put
   }
@@ -176,7 +179,7 @@ export function* zapPteRange(vpn: number, n: number, batch: PageRef[]): Gen {
 export function* tlbFinishMmu(kc: KernelContext, vpn: number, n: number, batch: readonly PageRef[]): Gen {
   const start = addressOf(vpn);
   yield* p.tlbFlush(vpn, vpn + n, FLUSH_ONLY);
-  yield* invalidateRange(kc, { start, end: start + n * PAGE_SIZE }, FLUSH_ONLY);
+  yield* secondaryTlbInvalidate(kc, { start, end: start + n * PAGE_SIZE }, FLUSH_ONLY, FLUSH_TLB_MM_RANGE);
   for (const page of batch) yield* p.putPage(page, FLUSH_FREE, PUT_FREE_SWAP_CACHE);
 }
 
@@ -187,7 +190,8 @@ export function* tlbFinishMmu(kc: KernelContext, vpn: number, n: number, batch: 
  */
 export function* unmapRange(kc: KernelContext, vpn: number, n: number): Gen {
   const start = addressOf(vpn);
-  const range = { start, end: start + n * PAGE_SIZE };
+  // mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, vma, vma->vm_mm, start_addr, end_addr) (v5.7 unmap_vmas)
+  const range = mmuNotifierRange(kc, 'MMU_NOTIFY_UNMAP', start, start + n * PAGE_SIZE);
   const batch: PageRef[] = [];
   yield* invalidateRangeStart(kc, range, UNMAP_VMAS);
   yield* zapPteRange(vpn, n, batch);

@@ -10,7 +10,7 @@ import { site } from '../runtime/site';
 import type { KernelContext } from './context';
 import { tlbFinishMmu, zapPteRange } from './memory';
 import { MMAP_SEM } from './mm';
-import { invalidateRangeEnd, invalidateRangeStart } from './mmu_notifier';
+import { invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange } from './mmu_notifier';
 
 /** `#define MAX_OOM_REAP_RETRIES 10` */
 const MAX_OOM_REAP_RETRIES = 10;
@@ -59,9 +59,10 @@ export function* oomReap(kc: KernelContext, nPages: number): Gen {
   }
   for (const [vpn, n] of yield* vmas(at, nPages)) {
     const start = addressOf(vpn);
-    const range = { start, end: start + n * PAGE_SIZE };
+    // mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, vma, mm, start, end) (v5.7), non-blockable
+    const range = mmuNotifierRange(kc, 'MMU_NOTIFY_UNMAP', start, start + n * PAGE_SIZE, false);
     const batch: PageRef[] = [];
-    if (mode === 'nonblock-start' && (yield* invalidateRangeStart(kc, range, at, false)) !== 0) {
+    if (mode === 'nonblock-start' && (yield* invalidateRangeStart(kc, range, at)) !== 0) {
       // a notifier said -EAGAIN: tlb_finish_mmu(&tlb, start, end); ret = false; continue (no range_end)
       yield* tlbFinishMmu(kc, vpn, n, batch);
       continue;

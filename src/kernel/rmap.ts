@@ -10,9 +10,10 @@ import { PUT_REMOVE_RMAP, type Gen, type PageRef } from '../runtime/primitives';
 import { site, type Site } from '../runtime/site';
 import type { KernelContext } from './context';
 import { ANON_VMA_RWSEM, PTL } from './mm';
-import { PAGE_RANGE, invalidatePage, invalidateRange, invalidateRangeEnd, invalidateRangeStart } from './mmu_notifier';
+import { ALL_END, PAGE_RANGE, invalidatePage, invalidateRange, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
 
 const RMAP_WALK = site('mm/rmap.c', 'rmap_walk_anon', 'v4.13');
+const TLBBATCH = site('arch/x86/include/asm/tlbflush.h', 'arch_tlbbatch_add_pending', 'v6.8');
 
 interface EraSites {
   readonly ttu: Site;
@@ -68,14 +69,17 @@ function* tryToUnmapOne(kc: KernelContext, page: PageRef, vpn: number, vmaPages:
   const order = 0; // compound_order(page): only order-0 pages are modelled yet
   const vmEnd = VMA_BASE + vmaPages * PAGE_SIZE;
   // v4.13: "We have to assume the worse case ie pmd for invalidation."
-  const range = { start: address, end: Math.min(vmEnd, address + (PAGE_SIZE << order)) };
+  // mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, vma, vma->vm_mm, address, ...) (v5.7)
+  const range = mmuNotifierRange(kc, 'MMU_NOTIFY_CLEAR', address, Math.min(vmEnd, address + (PAGE_SIZE << order)));
   if (era.tryToUnmapNotify === 'bracket') yield* invalidateRangeStart(kc, range, ttu);
   yield* p.spinLock(PTL, walk);
   let unmapped = false;
   if (yield* mapped(page, vpn, walk)) {
     yield* unmapPte(page, vpn, ttu);
     unmapped = true;
-    if (era.tryToUnmapNotify === 'bracket') yield* invalidateRange(kc, PAGE_RANGE(address), ttu);
+    // v4.13 … v6.5: mmu_notifier_invalidate_range(mm, address, address + PAGE_SIZE) under the PTL;
+    // v6.6+: set_tlb_ubc_flush_pending → arch_tlbbatch_add_pending → (0, -1UL) at the PTE clear
+    if (era.tryToUnmapNotify === 'bracket') yield* secondaryTlbInvalidate(kc, era.secondaryTlbs === 'invalidate-range' ? PAGE_RANGE(address) : { start: 0, end: ALL_END }, ttu, TLBBATCH);
     if (era.tryToUnmapNotify === 'invalidate-page-under-ptl') yield* invalidatePage(kc, address, ttu);
   }
   yield* p.spinUnlock(PTL, walk);

@@ -8,7 +8,11 @@ export interface Expectation {
   /** Driver name (`a+b` for several notifiers on one mm). */
   readonly driver: string;
   readonly kernel: string;
-  /** `pass`, or the invariant (or verdict kind) history says is broken. */
+  /**
+   * `pass`, or the invariant (or verdict kind) history says is broken; `a|b` when the same bug may
+   * show first as either (a mirror re-established in the window is out of step at range_end and maps
+   * a freed page once the VM frees it).
+   */
   readonly expect: string;
   readonly certain: boolean;
   /** The catalogue entry or kernel source that makes it so. */
@@ -20,6 +24,7 @@ export interface Expectation {
 const B2 = 'reference §3 B2: c7ab0d2fdc84 (v4.11) moved ->invalidate_page under the PTL (mm/rmap.c v4.12 line 1468)';
 const OOM_NO_NOTIFIERS =
   'mm/oom_kill.c __oom_reap_task_mm v4.10.17/v4.12: unmap_page_range() with no mmu notifier call; v4.13 skips mms with notifiers (4d4bbd8526a8)';
+const UAF_OR_STALE = 'no-secondary-maps-freed-page|secondary-follows-primary';
 const B7 = 'reference §3 B7: range_start-only pattern; the kill-invalidate_page cover letter (seeds/03)';
 const PTL_RANGE = '->invalidate_range runs under the PTL: wp_page_copy ptep_clear_flush_notify (mm/memory.c), try_to_unmap_one v4.13';
 
@@ -36,6 +41,136 @@ const CORE_ROW: Expectation[] = [
   ['v4.19', 'pass', 'as v4.15; the OOM reaper brackets its unmap with a non-blockable start (mm/oom_kill.c v4.19)'],
 ].map(([kernel, expect, source]) => ({ driver: 'observer', kernel, expect, source, certain: true, scope: 'core' as const }));
 
+const MODERN = ['v5.0', 'v5.2', 'v5.5', 'v6.6'];
+const B12 = 'reference §3 B12: a failed non-blockable start leaves the other notifiers without range_end (mm/oom_kill.c v4.19, v5.7)';
+const C2655835 = 'c2655835fd8c: mn_hlist_invalidate_range_start ends the notifiers whose start succeeded (mm/mmu_notifier.c v6.8)';
+const HMM_DOC = 'Documentation/vm/hmm.rst (v5.7): read_begin, hmm_range_fault, then read_retry under the lock ->invalidate holds for set_seq';
+
+/** v5.0 … v6.6: struct range, events, interval notifiers, arch_invalidate_secondary_tlbs. */
+const MODERN_ROWS: Expectation[] = [
+  ...MODERN.map((kernel) => ({ driver: 'observer', kernel, expect: 'pass', certain: true, scope: 'core' as const, source: 'every modelled call site brackets its changes and flushes secondary TLBs (mm/*.c v5.7.14, v6.8)' })),
+  ...MODERN.flatMap((k) => row('kvm', { [k]: ['pass', 'virt/kvm/kvm_main.c v5.7.14 (same seq/count protocol); v6.8 mmu_invalidate_seq/in_progress'] })),
+  ...MODERN.flatMap((k) => row('kvm-no-retry', { [k]: [UAF_OR_STALE, B7] })),
+  ...MODERN.flatMap((k) => row('range-start-mutex', { [k]: ['no-sleep-in-atomic', 'reference §3 B11: the OOM reaper calls a non-blockable range_start (mm/oom_kill.c v5.7, v6.8)'] })),
+  ...MODERN.flatMap((k) => row('range-start-trylock', { [k]: ['pass', 'returns -EAGAIN instead of sleeping when !blockable'] })),
+  ...row('kvm+range-start-trylock', {
+    'v5.0': ['start-end-paired', B12],
+    'v5.2': ['start-end-paired', B12],
+    'v5.5': ['start-end-paired', B12 + '; unchanged in mm/mmu_notifier.c v5.7.14'],
+    'v6.6': ['pass', C2655835],
+  }),
+  ...row('hmm-mirror', { 'v5.5': ['pass', HMM_DOC], 'v6.6': ['pass', HMM_DOC] }),
+  ...row('hmm-mirror-no-retry', {
+    'v5.5': [UAF_OR_STALE, 'include/linux/mmu_notifier.h v5.7: mmu_interval_read_retry must be called under the driver lock before using the pfns'],
+    'v6.6': [UAF_OR_STALE, 'as v5.5'],
+  }),
+  ...row('hmm-mirror-set-seq-unlocked', {
+    'v5.5': [UAF_OR_STALE, 'include/linux/mmu_notifier.h v5.7: mmu_interval_set_seq "must be called under the same lock that protects read_retry"'],
+    'v6.6': [UAF_OR_STALE, 'as v5.5'],
+  }),
+  // The model's own finding: with an interval notifier and an hlist notifier that fails a
+  // non-blockable start, __mmu_notifier_invalidate_range_start returns the hlist error after the itree
+  // side started, and the OOM reaper calls no range_end: the itree stays "invalidating" (v5.7, v6.8
+  // mm/mmu_notifier.c, mm/oom_kill.c as read). No report of it in history is known: uncertain.
+  ...row('hmm-mirror+range-start-trylock', {
+    'v5.5': ['start-end-paired', 'model reading of mm/mmu_notifier.c + mm/oom_kill.c v5.7.14; not in the catalogue', true],
+    'v6.6': ['start-end-paired', 'model reading of mm/mmu_notifier.c + mm/oom_kill.c v6.8 (c2655835fd8c ends hlist notifiers only); not in the catalogue', true],
+  }),
+];
+
+// --- issue 4: the kernel's own notifier users in their eras, and the catalogue's broken variants ---
+const STALE =
+  'the pages are pinned (gup references held while mapped), so a missed or late invalidation leaves a stale mapping, never a freed page';
+const PIN_B2_SAFE = 'mm/rmap.c v4.10.17 try_to_unmap_one calls invalidate_page after pte_unmap_unlock (may sleep); ' + STALE;
+const AAC_PIN = 'aac2fea9 calls no invalidate_page from try_to_unmap_one (revert 785373b4c387); ' + STALE;
+const OOM_MIRROR = OOM_NO_NOTIFIERS + '; the driver keeps no page reference';
+const B4_MIRROR =
+  "reference §3 B4, Andrea Arcangeli's bug 1 (revert 785373b4c387): a bare invalidate_range reaches no start/end-only notifier; and the OOM reaper unmaps with no notifier call";
+const SHARED_PT =
+  '->invalidate_range flushes the IOTLB under the PTL after every PTE clear, before the page is freed; tlb_flush_mmu_tlbonly calls mmu_notifier_invalidate_range in every era (mm/memory.c v4.10.17), so the OOM reaper flushes it too';
+const AAC_SHARED = 'aac2fea9 range [address, address + (1UL << 0)) flushes exactly the one page for order-0 pages; B5/B6 need a THP (not modelled)';
+const ODP = 'drivers/infiniband/core/umem_odp.c';
+const AMDGPU = 'drivers/gpu/drm/amd/amdgpu/amdgpu_mn.c';
+const SVM_UNALIGNED =
+  'intel_flush_svm_range_dev (v4.10.17 … v4.19.95) flushes the AM-aligned block containing start, missing the tail of an unaligned multi-page range: ' +
+  '2d6ffc63f124 (v5.11) fixed that, but its Fixes tag names the v5.0 scalable-mode code (1c4f88b7f1f9); whether ECS-mode hardware ignored the address bits alike is not settled';
+const GRU_COUNT_ONLY =
+  'broken on purpose: count-only without the TFH filter misses a bracket between the ms_range_active check and the dropin (reference §2.7); ' +
+  'a one-step window the default fuzzing budget finds only in some seeds: test/drivers/grutlbpurge.test.ts replays one';
+const B14_WAITS =
+  'reference §3 B14 (ca748c39ea3f, v5.0; fixed by f25a546e6529, v5.5): deadlocks with nested brackets on one thread (THP split inside zap) and a queued writer (MR registration); ' +
+  'the model has neither yet (test/drivers/umem_odp.test.ts drives them by hand)';
+const ODP_MISSED_UNLOCK =
+  'drivers/infiniband/core/umem_odp.c v5.0.1/v5.2.1: a non-blockable start that finds a umem returns -EAGAIN still holding umem_rwsem, and no range_end releases it ' +
+  '("RDMA/odp: Fix missed unlock in non-blocking invalidate_start", Jason Gunthorpe, 2019-06-11, Fixes: ca748c39ea3f); the runtime reports the OOM reaper ending with the lock held as a model error';
+
+const DRIVER_CATALOGUE: Expectation[] = [
+  ...row('ib-umem-odp', {
+    'v4.10': ['no-secondary-maps-freed-page', OOM_MIRROR + ' (ib_umem_odp_map_dma_single_page: put_page, "avoid pinning")'],
+    'v4.12': ['no-sleep-in-atomic', B2 + `; ${ODP} ib_umem_notifier_invalidate_page: down_read(&context->umem_rwsem) (v4.12)`],
+    aac2fea9: ['no-secondary-maps-freed-page', B4_MIRROR],
+    'v4.13': ['pass', `${ODP} v4.13.9: notifiers_seq/notifiers_count under umem_mutex, pagefault_mr retries (reference §2.2)`],
+    'v4.15': ['pass', `as v4.13: ${ODP} differs between v4.13.9 and v4.19.95 only by the blockable change (93065ac753e4, v4.19)`],
+    'v4.19': ['pass', `${ODP} v4.19.95: down_read_trylock and -EAGAIN when !blockable (reference §3 B11 handled)`],
+    'v5.0': ['model-error', ODP_MISSED_UNLOCK],
+    'v5.2': ['model-error', ODP_MISSED_UNLOCK],
+  }),
+  ...row('ib-umem-odp-rwsem-held', { 'v5.0': ['deadlock', B14_WAITS, true], 'v5.2': ['deadlock', B14_WAITS, true] }),
+  ...row('amdgpu-userptr', {
+    'v4.10': ['pass', PIN_B2_SAFE],
+    'v4.12': ['no-sleep-in-atomic', B2 + `; ${AMDGPU} amdgpu_mn_invalidate_page: mutex_lock(&rmn->lock), fence wait (v4.12)`],
+    aac2fea9: ['pass', AAC_PIN],
+    'v4.13': ['secondary-follows-primary', 'reference §3 B7 (amdgpu v4.13: range_start only): a CS re-binds the old pages between range_start and the PTE clear; ' + STALE + ': secondary-follows-primary checks mirror drivers only (a pin driver may lag, DESIGN §3.4), and with pinned pages the model\'s reclaim keeps the page in the swap cache (needs a remap or migration to diverge)', true],
+    'v4.15': ['secondary-follows-primary', 'as v4.13 (reference §2.11: amdgpu 4.13–4.18 range_start only [U])', true],
+    'v4.19': ['no-sleep-in-atomic', `reference §3 B11 for real: ${AMDGPU} amdgpu_mn_read_lock v4.19.95 trylocks read_lock but then calls down_read_non_owner(&amn->lock), which sleeps behind a CS holding the write side (Tetsuo Handa, linux-mm 2018-08-26; down_read_trylock by v5.4)`],
+    'v5.0': ['no-sleep-in-atomic', `reference §3 B11: the same amdgpu_mn_read_lock in ${AMDGPU} v5.0.1`],
+    'v5.2': ['no-sleep-in-atomic', `reference §3 B11: the same amdgpu_mn_read_lock in ${AMDGPU} v5.2.1`],
+  }),
+  ...row('amdgpu-userptr-trylock', { 'v4.19': ['pass', `${AMDGPU} amdgpu_mn_read_lock v5.4.0: down_read_trylock when !blockable`] }),
+  ...['v4.10', 'v4.12', 'aac2fea9', 'v4.13', 'v4.15', 'v4.19', 'v5.0', 'v5.2'].flatMap((k) =>
+    row('hfi1-mmu-rb', { [k]: ['pass', 'drivers/infiniband/hw/hfi1/mmu_rb.c: spinlock + deferred unpin, never sleeps (reference §1.b, §2.4); ' + STALE] }),
+  ),
+  ...['v4.10', 'v4.12', 'v4.13', 'v4.15', 'v4.19', 'v5.0', 'v5.2'].flatMap((k) => row('amd-iommu-v2', { [k]: ['pass', 'drivers/iommu/amd_iommu_v2.c mn_invalidate_range: ' + SHARED_PT] })),
+  ...row('amd-iommu-v2', { aac2fea9: ['pass', AAC_SHARED] }),
+  ...['v4.10', 'v4.12', 'aac2fea9', 'v4.13', 'v4.15', 'v4.19'].flatMap((k) => row('intel-svm', { [k]: ['no-secondary-maps-freed-page', SVM_UNALIGNED, true] })),
+  ...['v4.12', 'v4.13', 'v4.15', 'v4.19'].flatMap((k) =>
+    row('powernv-npu', { [k]: ['pass', 'arch/powerpc/platforms/powernv/npu-dma.c pnv_npu2_mn_invalidate_range: one ATSD invalidate per page; ' + SHARED_PT] }),
+  ),
+  ...row('powernv-npu', { aac2fea9: ['pass', AAC_SHARED] }),
+  ...['v5.0', 'v5.2'].flatMap((k) =>
+    row('powernv-npu', { [k]: ['pass', 'arch/powerpc/platforms/powernv/npu-dma.c v5.0.1/v5.2.1 mmio_invalidate: one ATSD over the 2M (or 1G) block holding the range; ' + SHARED_PT] }),
+  ),
+  ...row('sgi-gru', {
+    'v4.10': ['no-secondary-maps-freed-page', OOM_MIRROR + ' (grufault.c non_atomic_pte_lookup: put_page)'],
+    'v4.12': ['no-secondary-maps-freed-page', OOM_MIRROR],
+    aac2fea9: ['no-secondary-maps-freed-page', B4_MIRROR],
+    'v4.13': ['pass', 'grutlbpurge.c v4.13: ms_range_active + TLB flush in range_start; "the dropin is ignored" if an invalidate raced it (grufault.c gru_try_dropin)'],
+    'v4.15': ['pass', 'as v4.13'],
+    'v4.19': ['pass', 'as v4.13; MMU_INVALIDATE_DOES_NOT_BLOCK, never sleeps (grutlbpurge.c v4.19.95)'],
+    'v5.0': ['pass', 'as v4.19 (grutlbpurge.c v5.0.1: struct mmu_notifier_range)'],
+    'v5.2': ['pass', 'as v4.19 (grutlbpurge.c v5.2.1)'],
+  }),
+  ...['v4.13', 'v4.15', 'v4.19'].flatMap((k) => row('sgi-gru-count-only', { [k]: [UAF_OR_STALE, GRU_COUNT_ONLY, true] })),
+  ...row('xen-gntdev', {
+    'v4.10': ['pass', PIN_B2_SAFE],
+    'v4.12': ['no-sleep-in-atomic', B2 + '; drivers/xen/gntdev.c mn_invl_page → mn_invl_range_start: mutex_lock(&priv->lock) (v4.12)'],
+    aac2fea9: ['pass', AAC_PIN],
+    'v4.13': ['pass', 'drivers/xen/gntdev.c v4.13.9 mn_invl_range_start (may sleep: not under the PTL); ' + STALE],
+    'v4.15': ['pass', 'as v4.13 (gntdev.c v4.15.18)'],
+    'v4.19': ['pass', 'drivers/xen/gntdev.c v4.19.95: mutex_trylock and -EAGAIN when !blockable'],
+    'v5.0': ['pass', 'as v4.19 (gntdev.c v5.0.1: range->blockable)'],
+    'v5.2': ['pass', 'as v4.19 (gntdev.c v5.2.1: mmu_notifier_range_blockable())'],
+  }),
+  ...['v4.10', 'v4.12', 'aac2fea9', 'v4.13', 'v4.15', 'v4.19', 'v5.0', 'v5.2'].flatMap((k) =>
+    row('scif', { [k]: ['pass', 'drivers/misc/mic/scif/scif_dma.c: tc_lock spinlock, windows pinned (reference §2.9); ' + STALE] }),
+  ),
+  ...['v4.13', 'v4.15', 'v4.19', 'v5.0', 'v5.2'].flatMap((k) => row('page-pin', { [k]: ['pass', 'include/linux/mmu_notifier.h v4.13: references kept from range_start to range_end, spinlock only'] })),
+  ...row('kvm+ib-umem-odp', {
+    'v4.15': ['pass', 'the OOM reaper skips mms with notifiers before v4.19'],
+    'v4.19': ['start-end-paired', `reference §3 B12 with a real failing notifier: ${ODP} v4.19.95 returns -EAGAIN for a non-blockable start over a umem`],
+  }),
+];
+
 export const HISTORY: readonly Expectation[] = [
   ...CORE_ROW,
   ...row('kvm', {
@@ -46,7 +181,7 @@ export const HISTORY: readonly Expectation[] = [
     'v4.15': ['pass', 'as v4.13; only_end changes nothing for start/end users (reference §1.e)'],
     'v4.19': ['pass', 'KVM never sleeps in range_start (spinlock), ignores blockable (reference §2.1)'],
   }),
-  ...['v4.10', 'v4.12', 'aac2fea9', 'v4.13', 'v4.15', 'v4.19'].flatMap((k) => row('kvm-no-retry', { [k]: ['no-secondary-maps-freed-page', B7] })),
+  ...['v4.10', 'v4.12', 'aac2fea9', 'v4.13', 'v4.15', 'v4.19'].flatMap((k) => row('kvm-no-retry', { [k]: [UAF_OR_STALE, B7] })),
   ...row('invalidate-page-mutex', {
     'v4.10': ['pass', 'mm/rmap.c v4.10 try_to_unmap_one: invalidate_page after pte_unmap_unlock (may sleep)'],
     'v4.12': ['no-sleep-in-atomic', B2],
@@ -67,4 +202,6 @@ export const HISTORY: readonly Expectation[] = [
     'v4.13': ['pass', 'the OOM reaper skips mms with notifiers in v4.13'],
     'v4.19': ['start-end-paired', 'reference §3 B12: a failed non-blockable start leaves the other notifiers without range_end (mm/oom_kill.c v4.19)'],
   }),
+  ...MODERN_ROWS,
+  ...DRIVER_CATALOGUE,
 ];

@@ -19,7 +19,12 @@ export interface MmuNotifierRange {
    * and returns -EAGAIN (`-11`) instead. Absent (treated as true) in earlier eras.
    */
   readonly blockable?: boolean;
+  /** Why the range is invalidated (v5.2+; absent before). */
+  readonly event?: MmuNotifyEvent;
 }
+
+/** `enum mmu_notifier_event` (include/linux/mmu_notifier.h v5.2+), as the call sites modelled use them. */
+export type MmuNotifyEvent = 'MMU_NOTIFY_UNMAP' | 'MMU_NOTIFY_CLEAR' | 'MMU_NOTIFY_PROTECTION_VMA' | 'MMU_NOTIFY_PROTECTION_PAGE' | 'MMU_NOTIFY_SOFT_DIRTY' | 'MMU_NOTIFY_RELEASE';
 
 /** `-EAGAIN`, what a non-blockable invalidate_range_start returns when it would have to sleep. */
 export const EAGAIN = -11;
@@ -50,20 +55,40 @@ export interface NotifierOps<S> {
   invalidateRangeStart?(k: KernelApi, s: S, range: MmuNotifierRange): Gen<unknown>;
   /** `->invalidate_range_end()`: may sleep. */
   invalidateRangeEnd?(k: KernelApi, s: S, range: MmuNotifierRange): Gen<unknown>;
-  /** `->invalidate_range()`: called under the page-table lock, must not sleep. */
+  /** `->invalidate_range()`: called under the page-table lock, must not sleep (≤ v6.5). */
   invalidateRange?(k: KernelApi, s: S, range: MmuNotifierRange): Gen<unknown>;
+  /**
+   * `->arch_invalidate_secondary_tlbs()` (v6.6+): "used to manage a non-CPU TLB which shares page
+   * tables with the CPU"; called from the architecture's TLB flush, under the PTL: must not sleep.
+   */
+  archInvalidateSecondaryTlbs?(k: KernelApi, s: S, range: MmuNotifierRange): Gen<unknown>;
+  /**
+   * `struct mmu_interval_notifier_ops.invalidate(sub, range, cur_seq)` (v5.5+), for the interval
+   * subscriptions this driver inserted (`SetupApi.intervalNotifier`): "Upon return the caller must
+   * stop using any SPTEs within this range. This function can sleep. Return false only if sleeping
+   * was required but mmu_notifier_range_blockable(range) is false." It must call
+   * `k.mmuIntervalSetSeq(sub, curSeq)` under the driver lock that protects `mmuIntervalReadRetry`.
+   */
+  invalidate?(k: KernelApi, s: S, sub: number, range: MmuNotifierRange, curSeq: number): Gen<boolean>;
 }
 
 /** Contract (DESIGN §3.4): `mirror` follows the CPU page table; `pin` holds page references and may lag. */
 export type Contract = 'mirror' | 'pin';
 
 export interface SetupApi {
+  /** The era the execution models (drivers whose names or behaviour changed across versions read it). */
+  readonly era: string;
   spinlock(name: string): LockId;
   mutex(name: string): LockId;
   rwsem(name: string): LockId;
   counter(name: string, initial?: number): CounterId;
   /** The secondary MMU's translation table (sptes), named as reports show it, e.g. `kvm spte`. */
   secondaryTable(name: string): TableId;
+  /**
+   * `mmu_interval_notifier_insert(sub, mm, start, length, ops)` (v5.5+): subscribes `[start, start +
+   * length)` (default: the whole modelled VMA) to `ops.invalidate`. Returns the subscription handle.
+   */
+  intervalNotifier(name: string, start?: number, length?: number): number;
 }
 
 export interface NotifierDefinition<S = unknown> {

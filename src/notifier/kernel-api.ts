@@ -7,11 +7,14 @@ import * as prim from '../runtime/primitives';
 import { PAGE_SHIFT, PAGE_SIZE, addressOf, vpnOf } from '../runtime/machine';
 import { getUserPagesFast, getUserPagesUnlocked, type GupResult } from '../kernel/gup';
 import type { KernelContext } from '../kernel/context';
+import { hmmRangeFault, type HmmResult } from '../kernel/hmm';
+import { MMAP_SEM } from '../kernel/mm';
+import { mmuIntervalCheckRetry, mmuIntervalReadBegin, mmuIntervalReadRetry, mmuIntervalSetSeq } from '../kernel/mmu_interval_notifier';
 import type { Gen } from '../runtime/primitives';
 import type { Pte } from '../runtime/machine';
 import type { Site } from '../runtime/site';
 
-export type { GupResult };
+export type { GupResult, HmmResult };
 
 export interface KernelApi {
   readonly PAGE_SIZE: number;
@@ -57,6 +60,23 @@ export interface KernelApi {
   getUserPagesFast(address: number, write: boolean): Gen<GupResult | null>;
   /** `get_user_pages_unlocked(address, 1, write)`: takes mmap_sem, faults the page in; may sleep. */
   getUserPagesUnlocked(address: number, write: boolean): Gen<GupResult | null>;
+
+  /** `mm->mmap_sem` (mmap_lock from v5.8): callers of hmm_range_fault hold it for read. */
+  readonly mmapSem: number;
+  /** `mmu_interval_read_begin(sub)` (v5.5+): may sleep until an invalidation of the range ends. */
+  mmuIntervalReadBegin(sub: number): Gen<number>;
+  /** `mmu_interval_read_retry(sub, seq)`: call it under the lock your ->invalidate holds for set_seq. */
+  mmuIntervalReadRetry(sub: number, seq: number): Gen<boolean>;
+  /** `mmu_interval_check_retry(sub, seq)`: lockless hint; "False is not reliable". */
+  mmuIntervalCheckRetry(sub: number, seq: number): Gen<boolean>;
+  /** `mmu_interval_set_seq(sub, cur_seq)`: from ->invalidate, under your lock. */
+  mmuIntervalSetSeq(sub: number, curSeq: number): Gen;
+  /**
+   * `hmm_range_fault()` for one page (v5.5+): with mmap_sem held for read, the page mapped at
+   * `address` (faulting it in if needed) with no reference taken, or 'EBUSY' when the interval was
+   * invalidated since `seq`, or 'EFAULT'.
+   */
+  hmmRangeFault(address: number, write: boolean, sub: number, seq: number): Gen<HmmResult>;
 }
 
 /** The API for one execution (get_user_pages needs the kernel context of that execution). */
@@ -96,5 +116,11 @@ export function kernelApi(kc: KernelContext): KernelApi {
     walkCpuPageTable: (address, at) => prim.pteRead(vpnOf(address), at),
     getUserPagesFast,
     getUserPagesUnlocked: (address, write) => getUserPagesUnlocked(kc, address, write),
+    mmapSem: MMAP_SEM,
+    mmuIntervalReadBegin: (sub) => mmuIntervalReadBegin(kc, sub),
+    mmuIntervalReadRetry: (sub, seq) => mmuIntervalReadRetry(kc, sub, seq),
+    mmuIntervalCheckRetry: (sub, seq) => mmuIntervalCheckRetry(kc, sub, seq),
+    mmuIntervalSetSeq: (sub, cur) => mmuIntervalSetSeq(kc, sub, cur),
+    hmmRangeFault: (address, write, sub, seq) => hmmRangeFault(kc, address, write, sub, seq),
   };
 }

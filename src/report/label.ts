@@ -26,7 +26,7 @@ function pteText(p: Pte | null): string {
 
 /** The label of an effect, without its result. */
 export function describeEffect(m: Machine, e: Effect): string {
-  if (e.text !== undefined && e.op !== Op.MightSleep && e.op !== Op.CpuRelax && e.op !== Op.WaitCounter) return e.text;
+  if (e.text !== undefined && e.op !== Op.MightSleep && e.op !== Op.CpuRelax && e.op !== Op.WaitCounter && e.op !== Op.WaitCounterChange) return e.text;
   switch (e.op) {
     case Op.SpinLock:
       return `spin_lock(${lock(m, e.a)})`;
@@ -72,6 +72,8 @@ export function describeEffect(m: Machine, e: Effect): string {
       return `read ${counter(m, e.a)}`;
     case Op.WaitCounter:
       return e.text ?? `wait_event(${counter(m, e.a)} == ${e.b})`;
+    case Op.WaitCounterChange:
+      return e.text ?? `wait_event(${counter(m, e.a)} != ${e.b})`;
     case Op.Write:
       return `${counter(m, e.a)} = ${e.b}`;
     case Op.Add:

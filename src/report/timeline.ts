@@ -4,7 +4,7 @@
  * column, its source on the line below, and the state it touched (PTE, spte, page refcount and
  * generation, lock or counter) beside it; the violating step is marked `>>`.
  */
-import { runCase, type Case } from '../check/case';
+import { runCase, type Case, type ResolvedTarget } from '../check/case';
 import { Op, type Effect } from '../runtime/effect';
 import type { TraceStep } from '../runtime/execution';
 import { addressOf, hex, type Machine } from '../runtime/machine';
@@ -82,10 +82,13 @@ export function stateAfter(m: Machine, e: Effect): string {
   }
 }
 
-/** Re-runs a case with state observation on and returns its timeline. */
-export function timelineOf(c: Case): Timeline {
+/**
+ * Re-runs a case with state observation on and returns its timeline. `target` is the era and
+ * notifier to run (default: the built-in driver the case names; a user's notifier must be given).
+ */
+export function timelineOf(c: Case, target?: ResolvedTarget): Timeline {
   const states: string[] = [];
-  const r = runCase(c, undefined, (m, s, i) => {
+  const r = runCase(c, target, (m, s, i) => {
     // an allocation's page is known from its result
     states[i] = s.effect.op === Op.AllocPage ? pageState(m, (s.result as { pfn: number }).pfn) : stateAfter(m, s.effect);
   });

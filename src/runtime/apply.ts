@@ -26,6 +26,8 @@ export function isEnabled(m: Machine, tid: number, e: Effect): boolean {
     }
     case Op.WaitCounter:
       return m.counters[e.a] === e.b;
+    case Op.WaitCounterChange:
+      return m.counters[e.a] !== e.b;
     default:
       return true;
   }
@@ -216,6 +218,7 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
     case Op.Note:
       return undefined;
     case Op.WaitCounter:
+    case Op.WaitCounterChange:
       if (e.a >= m.counters.length) throw new ModelError(`no counter with id ${e.a}`);
       return undefined;
     case Op.Notify: {
@@ -225,6 +228,8 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
         const i = m.windows.findIndex((w) => w.thread === tid && w.start === start && w.end === end);
         if (i >= 0) m.windows.splice(i, 1);
         discharge(m, tid, start, end, false, e.d === true); // d: this range_end also calls ->invalidate_range
+      } else if (e.a === 4) {
+        if (m.tables.some((t) => t.mirror)) m.mirrorChecks.push({ thread: tid, start, end });
       } else {
         discharge(m, tid, start, end, e.a === 3, true); // invalidate_page tells both kinds of user
       }

@@ -36,6 +36,8 @@ export const enum Op {
    * equals `b`.
    */
   WaitCounter,
+  /** `wait_event(wq, counter != b)`: sleeps, and blocks until counter `a` differs from `b`. */
+  WaitCounterChange,
   // --- plain shared variables (sequence counts, in-progress counts) ---
   Read,
   Write,
@@ -106,6 +108,7 @@ export function mightSleep(e: Effect): boolean {
     case Op.MightSleep:
     case Op.LockPage:
     case Op.WaitCounter:
+    case Op.WaitCounterChange:
       return true;
     case Op.AllocPage:
       return e.b !== 0; // b = 1: GFP_KERNEL (may sleep), 0: GFP_ATOMIC

@@ -202,8 +202,8 @@ function deadlockMessage(m: Machine, threads: readonly ThreadSpec[], pending: re
   const parts: string[] = [];
   pending.forEach((e, t) => {
     if (e === null) return;
-    if (e.op === Op.WaitCounter) {
-      parts.push(`${threads[t].name} waits for ${m.counterNames[e.a]} == ${e.b} (it is ${m.counters[e.a]})`);
+    if (e.op === Op.WaitCounter || e.op === Op.WaitCounterChange) {
+      parts.push(`${threads[t].name} waits for ${m.counterNames[e.a]} ${e.op === Op.WaitCounter ? '==' : '!='} ${e.b} (it is ${m.counters[e.a]})`);
       return;
     }
     if (e.op === Op.LockPage) {

@@ -66,6 +66,7 @@ w(Op.BracketOpen, K_BRACKET);
 w(Op.BracketClose, K_BRACKET);
 w(Op.Read, 0);
 w(Op.WaitCounter, 0);
+w(Op.WaitCounterChange, 0);
 w(Op.Write, K_COUNTER);
 w(Op.Add, K_COUNTER);
 w(Op.AllocPage, K_PAGE | K_ALLOC);
@@ -132,6 +133,7 @@ export function footprint(m: Machine, tid: number, e: Effect): Footprint {
     case Op.Read:
       return { reads: [objId(Obj.Counter, e.a)], writes: [], sync: false };
     case Op.WaitCounter:
+    case Op.WaitCounterChange:
       // a blocking read: it conflicts with every write of the counter (it may enable it)
       return { reads: [objId(Obj.Counter, e.a)], writes: [], sync: true };
     case Op.Write:

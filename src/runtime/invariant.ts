@@ -21,6 +21,11 @@ export interface InvariantInfo {
    * the driver invariants and the core VM of each era with the core ones.
    */
   readonly scope?: 'core';
+  /**
+   * A lesser invariant is reported by fuzzing only when no other violation is found in the same
+   * check: it often shows a race whose graver outcome (a use-after-free) needs a little more luck.
+   */
+  readonly lesser?: boolean;
 }
 
 export interface StateInvariant extends InvariantInfo {

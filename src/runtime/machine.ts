@@ -79,6 +79,8 @@ export interface SecondaryTable {
   readonly name: string;
   /** Name of the driver (notifier) that owns it. */
   readonly owner: string;
+  /** The owner's contract is `mirror`: once an invalidation completes, the table follows the CPU's. */
+  readonly mirror: boolean;
   entries: (Spte | null)[];
 }
 
@@ -151,6 +153,8 @@ export interface Machine {
   lockOrder: number[];
   /** The first lock-order inversion seen, for the no-deadlock invariant to report. */
   lockInversion: string | null;
+  /** Invalidations that completed (range_end returned), to check mirrors against when their thread finishes. */
+  mirrorChecks: CoverWindow[];
   /** Global step counter (number of effects applied so far). */
   step: number;
 }
@@ -165,7 +169,7 @@ export function createMachine(nPages: number): Machine {
   zero.refcount = 1; // the zero page is reserved and never freed
   const ptes: (Pte | null)[] = new Array(nPages).fill(null);
   const vma: boolean[] = new Array(nPages).fill(true);
-  return { nPages, pages: [zero], freeList: [], ptes, vma, locks: [], counters: [], counterNames: [], tables: [], threads: [], brackets: [], unpairedEnd: null, hasNotifiers: false, windows: [], obligations: [], notified: [], lockOrder: [], lockInversion: null, step: 0 };
+  return { nPages, pages: [zero], freeList: [], ptes, vma, locks: [], counters: [], counterNames: [], tables: [], threads: [], brackets: [], unpairedEnd: null, hasNotifiers: false, windows: [], obligations: [], notified: [], lockOrder: [], lockInversion: null, mirrorChecks: [], step: 0 };
 }
 
 export function addLock(m: Machine, kind: LockKind, name: string): number {
@@ -179,8 +183,8 @@ export function addCounter(m: Machine, name: string, initial = 0): number {
   return m.counters.length - 1;
 }
 
-export function addTable(m: Machine, name: string, owner: string): number {
-  m.tables.push({ name, owner, entries: new Array(m.nPages).fill(null) });
+export function addTable(m: Machine, name: string, owner: string, mirror = false): number {
+  m.tables.push({ name, owner, mirror, entries: new Array(m.nPages).fill(null) });
   return m.tables.length - 1;
 }
 
@@ -217,6 +221,7 @@ export function cloneMachine(m: Machine): Machine {
     notified: m.notified.slice(),
     lockOrder: m.lockOrder.slice(),
     lockInversion: m.lockInversion,
+    mirrorChecks: m.mirrorChecks.slice(),
     step: m.step,
   };
 }

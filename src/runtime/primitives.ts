@@ -100,6 +100,8 @@ export const NOTIFY_START = 0;
 export const NOTIFY_END = 1;
 export const NOTIFY_RANGE = 2;
 export const NOTIFY_PAGE = 3;
+/** The notifier call over [start, end) has returned: every callback is done. */
+export const NOTIFY_DONE = 4;
 /** The core VM calls into the notifier chain (`kind`: NOTIFY_*), for the byte range [start, end). */
 export function notify(kind: number, start: number, end: number, text: string, at: Site, endCallsInvalidateRange = false): Gen {
   return step(effect(Op.Notify, at, kind, start, end, endCallsInvalidateRange, text));
@@ -122,6 +124,11 @@ export function note(text: string, at: Site): Gen {
  */
 export function waitCounter(counter: CounterId, value: number, at: Site, what?: string): Gen {
   return step(effect(Op.WaitCounter, at, counter, value, 0, undefined, what));
+}
+
+/** `wait_event(wq, READ_ONCE(counter) != value)`: sleeps until the counter has moved on from `value`. */
+export function waitCounterChange(counter: CounterId, value: number, at: Site, what?: string): Gen {
+  return step(effect(Op.WaitCounterChange, at, counter, value, 0, undefined, what));
 }
 
 // --- shared variables --------------------------------------------------------------------------

@@ -3,7 +3,7 @@
  * private objects), the kernel context, and one thread program per scenario thread.
  */
 import type { Era } from '../eras/era';
-import type { KernelContext } from '../kernel/context';
+import type { IntervalTree, KernelContext } from '../kernel/context';
 import { userAccess } from '../kernel/fault';
 import { createMm } from '../kernel/mm';
 import { vmMunmap } from '../kernel/mmap';
@@ -13,7 +13,7 @@ import type { NotifierDefinition, NotifierInstance, SetupApi } from '../notifier
 import { kernelApi } from '../notifier/kernel-api';
 import { ModelError } from '../runtime/errors';
 import type { ThreadSpec } from '../runtime/execution';
-import { LockKind, addCounter, addLock, addTable, addressOf, type Machine } from '../runtime/machine';
+import { LockKind, PAGE_SIZE, VMA_BASE, addCounter, addLock, addTable, addressOf, type Machine } from '../runtime/machine';
 import * as p from '../runtime/primitives';
 import type { Gen } from '../runtime/primitives';
 import { site } from '../runtime/site';
@@ -28,14 +28,40 @@ export interface Built {
   readonly kc: KernelContext;
 }
 
-function setupApi(m: Machine, driver: string): SetupApi {
+interface PendingSub {
+  readonly driver: number;
+  readonly name: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+function setupApi(m: Machine, era: string, driver: string, mirror: boolean, index: number, subs: PendingSub[]): SetupApi {
   return {
+    era,
     spinlock: (name) => addLock(m, LockKind.Spin, name),
     mutex: (name) => addLock(m, LockKind.Mutex, name),
     rwsem: (name) => addLock(m, LockKind.RwSem, name),
     counter: (name, initial) => addCounter(m, name, initial ?? 0),
-    secondaryTable: (name) => addTable(m, name, driver),
+    secondaryTable: (name) => addTable(m, name, driver, mirror),
+    intervalNotifier: (name, start = VMA_BASE, length = m.nPages * PAGE_SIZE) => {
+      subs.push({ driver: index, name: `${driver} ${name}`, start, end: start + length });
+      return subs.length - 1;
+    },
   };
+}
+
+/**
+ * The mm's interval tree, if any driver inserted a subscription: subscriptions->lock, invalidate_seq
+ * (starts at 2: __mmu_notifier_register v5.7) and active_invalidate_ranges; each subscription's
+ * invalidate_seq starts at `subscriptions->invalidate_seq - 1` (__mmu_interval_notifier_insert).
+ */
+function buildItree(m: Machine, notifiers: readonly NotifierInstance[], subs: readonly PendingSub[]): IntervalTree | null {
+  if (subs.length === 0) return null;
+  const lock = addLock(m, LockKind.Spin, 'subscriptions->lock');
+  const invalidateSeq = addCounter(m, 'subscriptions->invalidate_seq', 2);
+  const activeRanges = addCounter(m, 'subscriptions->active_invalidate_ranges', 0);
+  const list = subs.map((s) => ({ owner: notifiers[s.driver], name: s.name, start: s.start, end: s.end, seq: addCounter(m, `${s.name}->invalidate_seq`, 1) }));
+  return { lock, invalidateSeq, activeRanges, subs: list };
 }
 
 /** The device side of a driver: each access goes through its table and faults through the driver on a miss. */
@@ -74,9 +100,11 @@ function* reclaimThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages:
 export function buildExecution(era: Era, drivers: readonly NotifierDefinition<any>[], scenario: Scenario): Built {
   const nPages = scenarioPages(scenario);
   const m = createMm(nPages);
-  const notifiers: NotifierInstance[] = drivers.map((def) => ({ def, state: def.setup(setupApi(m, def.name)) }));
+  const subs: PendingSub[] = [];
+  const notifiers: NotifierInstance[] = drivers.map((def, i) => ({ def, state: def.setup(setupApi(m, era.name, def.name, def.contract === 'mirror', i, subs)) }));
   m.hasNotifiers = notifiers.length > 0;
-  const kc = { era, notifiers } as { era: Era; notifiers: NotifierInstance[]; k: KernelContext['k'] };
+  const itree = buildItree(m, notifiers, subs);
+  const kc = { era, notifiers, itree } as { era: Era; notifiers: NotifierInstance[]; itree: IntervalTree | null; k: KernelContext['k'] };
   kc.k = kernelApi(kc);
   const counts = new Map<string, number>();
   const threads: ThreadSpec[] = scenario.threads.map((t) => {

@@ -13,7 +13,7 @@ function cli(...argv: string[]) {
 
 describe('mmu-race check', () => {
   it('--json on kvm-no-retry exits 1 with the invariant, a short trace and a replay token', () => {
-    const r = cli('check', '--kernel', 'v4.13', '--driver', 'kvm-no-retry', '--json');
+    const r = cli('check', '--kernel', 'v4.13', '--driver', 'kvm-no-retry', '--json', '--no-report');
     expect(r.code).toBe(1);
     const j = JSON.parse(r.out);
     expect(j).toMatchObject({ verdict: 'violation', kernel: 'v4.13', driver: 'kvm-no-retry' });
@@ -31,14 +31,14 @@ describe('mmu-race check', () => {
   });
 
   it('on kvm exits 0 and says what was covered', () => {
-    const r = cli('check', '--kernel', 'v4.13', '--driver', 'kvm', '--runs', '2000');
+    const r = cli('check', '--kernel', 'v4.13', '--driver', 'kvm', '--runs', '2000', '--no-report');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/no race found: \d+ executions/);
     expect(r.out).toContain('invariants: no-secondary-maps-freed-page, no-sleep-in-atomic');
   });
 
   it('prints a timeline with one column per thread, the violating step marked, and the replay line', () => {
-    const r = cli('check', '--driver', 'kvm-no-retry');
+    const r = cli('check', '--driver', 'kvm-no-retry', '--no-report');
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/step +cpu +reclaim +device|step +cpu +device/);
     expect(r.out).toMatch(/^>> +\d+ /m);
@@ -47,19 +47,19 @@ describe('mmu-race check', () => {
   });
 
   it('gives identical output for the same seed', () => {
-    const a = cli('check', '--driver', 'kvm-no-retry', '--seed', '12345');
-    const b = cli('check', '--driver', 'kvm-no-retry', '--seed', '12345');
+    const a = cli('check', '--driver', 'kvm-no-retry', '--seed', '12345', '--no-report');
+    const b = cli('check', '--driver', 'kvm-no-retry', '--seed', '12345', '--no-report');
     expect(a.out).toBe(b.out);
   });
 });
 
 describe('mmu-race replay', () => {
   it('reproduces the counterexample of check, byte for byte', () => {
-    const j = JSON.parse(cli('check', '--driver', 'kvm-no-retry', '--json').out);
+    const j = JSON.parse(cli('check', '--driver', 'kvm-no-retry', '--json', '--no-report').out);
     const r = cli('replay', j.violation.replay, '--json');
     expect(r.code).toBe(1);
     expect(JSON.parse(r.out).violation).toEqual(j.violation);
-    const text = cli('check', '--driver', 'kvm-no-retry').out;
+    const text = cli('check', '--driver', 'kvm-no-retry', '--no-report').out;
     const replayed = cli('replay', j.violation.replay).out;
     const timeline = (s: string) => s.slice(s.indexOf('scenario:'));
     expect(timeline(replayed)).toBe(timeline(text));

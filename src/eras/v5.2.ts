@@ -1,0 +1,14 @@
+import { deriveEra } from './era';
+import { v5_0 } from './v5.0';
+
+/**
+ * v5.2: d87f055b94ea "mm/mmu_notifier: contextual information for event enums": the range carries
+ * an `event` (MMU_NOTIFY_UNMAP for munmap and the OOM reaper, MMU_NOTIFY_CLEAR for zap, reclaim
+ * and COW, …) and `flags & MMU_NOTIFIER_RANGE_BLOCKABLE` replaces `blockable` (v5.2.1 snapshot).
+ */
+export const v5_2 = deriveEra(v5_0, {
+  name: 'v5.2',
+  summary: 'events (MMU_NOTIFY_UNMAP, CLEAR, PROTECTION_*, SOFT_DIRTY) and range flags',
+  source: 'include/linux/mmu_notifier.h enum mmu_notifier_event; mm/memory.c, mm/rmap.c, mm/oom_kill.c mmu_notifier_range_init (v5.2.1, v5.7.14)',
+  events: true,
+});

@@ -1,0 +1,124 @@
+/**
+ * The interval-tree half of mm/mmu_notifier.c (v5.5+; read in v5.7.14): mn_itree_invalidate,
+ * mn_itree_inv_end, and the read side drivers use, mmu_interval_read_begin / read_retry / set_seq.
+ *
+ * The write side is "a collision-retry read-side/write-side 'lock', a lot like a seqcount, however
+ * this allows multiple write-sides to hold it at once": invalidate_seq is made odd while any
+ * subscribed range is being invalidated and even again by the last inv_end. Tree updates during an
+ * invalidation (the deferred list) are not modelled: subscriptions are inserted before the threads run.
+ */
+import { hex } from '../runtime/machine';
+import * as p from '../runtime/primitives';
+import type { Gen } from '../runtime/primitives';
+import { site } from '../runtime/site';
+import type { MmuNotifierRange } from '../notifier/definition';
+import { ModelError } from '../runtime/errors';
+import type { IntervalTree, KernelContext } from './context';
+
+const START_RANGE = site('mm/mmu_notifier.c', 'mn_itree_inv_start_range', 'v5.7');
+const INVALIDATE = site('mm/mmu_notifier.c', 'mn_itree_invalidate', 'v5.7');
+const INV_END = site('mm/mmu_notifier.c', 'mn_itree_inv_end', 'v5.7');
+const READ_BEGIN = site('mm/mmu_notifier.c', 'mmu_interval_read_begin', 'v5.7');
+const READ_RETRY = site('include/linux/mmu_notifier.h', 'mmu_interval_read_retry', 'v5.7');
+const SET_SEQ = site('include/linux/mmu_notifier.h', 'mmu_interval_set_seq', 'v5.7');
+const CHECK_RETRY = site('include/linux/mmu_notifier.h', 'mmu_interval_check_retry', 'v5.7');
+
+export const ITREE = 'mmu_interval_notifier tree';
+
+function overlaps(t: IntervalTree, r: MmuNotifierRange) {
+  return t.subs.filter((s) => s.start < r.end && r.start < s.end);
+}
+
+/**
+ * `mn_itree_invalidate()`: `mn_itree_inv_start_range` (active_invalidate_ranges++, invalidate_seq |= 1
+ * if a subscription overlaps, under subscriptions->lock), then each overlapping subscription's
+ * ->invalidate(range, cur_seq). A false return in a non-blockable context ends the itree side and
+ * returns -EAGAIN ("the non-blocking caller is not allowed to call invalidate_range_end()").
+ */
+export function* mnItreeInvalidate(kc: KernelContext, t: IntervalTree, range: MmuNotifierRange): Gen<number> {
+  yield* p.spinLock(t.lock, START_RANGE);
+  yield* p.add(t.activeRanges, 1, START_RANGE);
+  const subs = overlaps(t, range);
+  if (subs.length > 0) {
+    const seq = yield* p.read(t.invalidateSeq, START_RANGE);
+    if ((seq & 1) === 0) yield* p.write(t.invalidateSeq, seq | 1, START_RANGE);
+  }
+  const curSeq = yield* p.read(t.invalidateSeq, START_RANGE);
+  yield* p.spinUnlock(t.lock, START_RANGE);
+  for (const s of subs) {
+    const cb = s.owner.def.ops.invalidate;
+    if (!cb) throw new ModelError(`${s.owner.def.name} inserted an interval notifier but has no ops.invalidate`);
+    yield* p.note(`-> ${s.owner.def.name} ${s.name} ->invalidate(cur_seq ${curSeq})`, INVALIDATE);
+    const ok = yield* cb(kc.k, s.owner.state, t.subs.indexOf(s), range, curSeq);
+    if (typeof ok !== 'boolean') throw new ModelError(`${s.owner.def.name} ->invalidate returned ${JSON.stringify(ok)}, not a boolean`);
+    if (!ok) {
+      if (range.blockable !== false) {
+        yield* p.note(`WARN_ON(mmu_notifier_range_blockable(range)): ${s.owner.def.name} ->invalidate returned false in a blockable context`, INVALIDATE);
+        continue;
+      }
+      yield* p.note(`${s.owner.def.name} ->invalidate would block: out_would_block`, INVALIDATE);
+      yield* mnItreeInvEnd(t);
+      return -11;
+    }
+  }
+  yield* p.bracketOpen(ITREE, range.start, range.end, INVALIDATE);
+  return 0;
+}
+
+/** `mn_itree_inv_end()`: the last active range makes invalidate_seq even again (and wakes read_begin). */
+export function* mnItreeInvEnd(t: IntervalTree, range?: MmuNotifierRange): Gen {
+  if (range) yield* p.bracketClose(ITREE, range.start, range.end, INV_END);
+  yield* p.spinLock(t.lock, INV_END);
+  const active = yield* p.add(t.activeRanges, -1, INV_END);
+  const seq = yield* p.read(t.invalidateSeq, INV_END);
+  if (active === 0 && (seq & 1) === 1) yield* p.write(t.invalidateSeq, seq + 1, INV_END); // "Make invalidate_seq even"; wake_up_all
+  yield* p.spinUnlock(t.lock, INV_END);
+}
+
+function tree(kc: KernelContext): IntervalTree {
+  if (!kc.itree) throw new ModelError('mmu_interval_* called, but no interval notifier was inserted (SetupApi.intervalNotifier)');
+  if (!kc.era.intervalNotifiers) throw new ModelError(`interval notifiers do not exist in ${kc.era.name}`);
+  return kc.itree;
+}
+
+function subOf(kc: KernelContext, sub: number) {
+  const s = tree(kc).subs[sub];
+  if (!s) throw new ModelError(`no interval subscription ${sub}`);
+  return s;
+}
+
+/**
+ * `mmu_interval_read_begin()`: under subscriptions->lock, seq = interval_sub->invalidate_seq and
+ * "is_invalidating = seq == subscriptions->invalidate_seq"; if so, wait_event until the mm's
+ * invalidate_seq moves on. May sleep.
+ */
+export function* mmuIntervalReadBegin(kc: KernelContext, sub: number): Gen<number> {
+  const t = tree(kc);
+  const s = subOf(kc, sub);
+  yield* p.spinLock(t.lock, READ_BEGIN);
+  const seq = yield* p.read(s.seq, READ_BEGIN);
+  const mmSeq = yield* p.read(t.invalidateSeq, READ_BEGIN);
+  yield* p.spinUnlock(t.lock, READ_BEGIN);
+  if (seq === mmSeq) yield* p.waitCounterChange(t.invalidateSeq, seq, READ_BEGIN, `wait_event(subscriptions->wq, invalidate_seq != ${seq})`);
+  return seq;
+}
+
+/** `mmu_interval_read_retry()`: "must be called under the same lock the invalidate callback holds when calling set_seq". */
+export function* mmuIntervalReadRetry(kc: KernelContext, sub: number, seq: number): Gen<boolean> {
+  return (yield* p.read(subOf(kc, sub).seq, READ_RETRY)) !== seq;
+}
+
+/** `mmu_interval_check_retry()`: the lockless hint ("False is not reliable"). */
+export function* mmuIntervalCheckRetry(kc: KernelContext, sub: number, seq: number): Gen<boolean> {
+  return (yield* p.read(subOf(kc, sub).seq, CHECK_RETRY)) !== seq;
+}
+
+/** `mmu_interval_set_seq()`: called by ->invalidate, under the driver lock, with the cur_seq it was given. */
+export function* mmuIntervalSetSeq(kc: KernelContext, sub: number, curSeq: number): Gen {
+  yield* p.write(subOf(kc, sub).seq, curSeq, SET_SEQ);
+}
+
+export function describeSub(kc: KernelContext, sub: number): string {
+  const s = subOf(kc, sub);
+  return `${s.name} [${hex(s.start)}, ${hex(s.end)})`;
+}

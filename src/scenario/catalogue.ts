@@ -1,0 +1,87 @@
+/**
+ * Named scenarios, shared by exhaustive exploration (`mmu-race explore --scenario NAME`) and the
+ * tests: the small interleaving problems of the MMU-notifier protocol, each a CPU-side change of a
+ * mapping racing a device fault through the secondary MMU.
+ *
+ * `fault-vs-reclaim-thp` (reclaim of a transparent huge page, where the range to invalidate is the
+ * whole huge page: the `1UL << order` versus `PAGE_SIZE << order` class) cannot be written yet:
+ * THP is not modelled (no compound pages or huge PMDs in the machine, no THP scenario operation).
+ */
+import { UsageError } from '../runtime/errors';
+import type { Scenario } from './scenario';
+
+export interface CatalogueEntry {
+  readonly name: string;
+  /** What it exercises, in one line. */
+  readonly title: string;
+  /** Part of the spine: small enough to explore completely within 2 preemptions in tests. */
+  readonly spine: boolean;
+  readonly scenario: Scenario;
+}
+
+export const CATALOGUE: readonly CatalogueEntry[] = [
+  {
+    name: 'fault-vs-munmap',
+    title: 'a device fault racing munmap of the page (zap, range_start/end, tlb_finish_mmu frees after range_end)',
+    spine: true,
+    scenario: {
+      threads: [
+        { kind: 'cpu', ops: [{ op: 'access', page: 0, write: true }, { op: 'munmap', page: 0, pages: 1 }] },
+        { kind: 'device', ops: [{ op: 'access', page: 0, write: false }] },
+      ],
+    },
+  },
+  {
+    name: 'fault-vs-reclaim',
+    title: 'a device fault racing reclaim of the page (try_to_unmap_one, ->invalidate_range under the PTL, page_ref_freeze)',
+    spine: true,
+    scenario: {
+      threads: [
+        { kind: 'cpu', ops: [{ op: 'access', page: 0, write: true }] },
+        { kind: 'reclaim', ops: [{ op: 'reclaim', page: 0 }] },
+        { kind: 'device', ops: [{ op: 'access', page: 0, write: false }] },
+      ],
+    },
+  },
+  {
+    name: 'cow-vs-device',
+    title: 'a device mapping the zero page while the CPU breaks COW on it (wp_page_copy, ptep_clear_flush_notify)',
+    spine: true,
+    scenario: {
+      threads: [
+        { kind: 'cpu', ops: [{ op: 'access', page: 0, write: false }, { op: 'access', page: 0, write: true }] },
+        { kind: 'device', ops: [{ op: 'access', page: 0, write: false }] },
+      ],
+    },
+  },
+  {
+    name: 'device-write-vs-reclaim',
+    title: 'a device write fault racing reclaim (the fast gup path with a writable PTE, swap-in after reclaim)',
+    spine: false,
+    scenario: {
+      threads: [
+        { kind: 'cpu', ops: [{ op: 'access', page: 0, write: true }] },
+        { kind: 'reclaim', ops: [{ op: 'reclaim', page: 0 }] },
+        { kind: 'device', ops: [{ op: 'access', page: 0, write: true }] },
+      ],
+    },
+  },
+  {
+    name: 'munmap-vs-reclaim',
+    title: 'munmap and reclaim of the same page with a device fault in between (two invalidations in flight)',
+    spine: false,
+    scenario: {
+      threads: [
+        { kind: 'cpu', ops: [{ op: 'access', page: 0, write: true }, { op: 'munmap', page: 0, pages: 1 }] },
+        { kind: 'reclaim', ops: [{ op: 'reclaim', page: 0 }] },
+        { kind: 'device', ops: [{ op: 'access', page: 0, write: false }] },
+      ],
+    },
+  },
+];
+
+export function catalogueEntry(name: string): CatalogueEntry {
+  const e = CATALOGUE.find((x) => x.name === name);
+  if (!e) throw new UsageError(`unknown scenario '${name}' (catalogue: ${CATALOGUE.map((x) => x.name).join(', ')}; or give a scenario file)`);
+  return e;
+}
