@@ -14,12 +14,13 @@ import { InternalError, UsageError } from '../runtime/errors';
 import type { ExecutionResult } from '../runtime/execution';
 import { PASS, verdictName, type Verdict } from '../runtime/verdict';
 import { buildExecution } from '../scenario/build';
-import { catalogueEntry } from '../scenario/catalogue';
+import { CATALOGUE, catalogueEntry } from '../scenario/catalogue';
 import { validateScenario, type Scenario } from '../scenario/scenario';
 import { dpor, type DporOptions, type DporStats } from '../schedule/dpor';
 import { encodeToken } from '../schedule/token';
 import { DEFAULT_MAX_STEPS, resolve, runCase, type Case, type ResolvedTarget } from './case';
 import { effectivePreemptions, minimize } from './minimize';
+import type { CheckResult } from './fuzz';
 
 export const DEFAULT_MAX_PREEMPTIONS = 2;
 export const DEFAULT_MAX_EXECUTIONS = 1_000_000;
@@ -39,6 +40,8 @@ export interface ExploreOptions {
   readonly maxExecutions?: number;
   /** Invariants to check, by name (all registered ones by default). */
   readonly invariants?: readonly string[];
+  /** The era and notifier to run (a user's module); default: `resolve(kernel, driver)`. */
+  readonly target?: ResolvedTarget;
 }
 
 export interface ExploreBounds {
@@ -135,7 +138,7 @@ export function explore(opts: ExploreOptions): ExploreResult {
     maxSteps: nonNegative('maxSteps', opts.maxSteps ?? DEFAULT_MAX_STEPS),
     maxExecutions: nonNegative('maxExecutions', opts.maxExecutions ?? DEFAULT_MAX_EXECUTIONS),
   };
-  const target = resolve(opts.kernel, opts.driver);
+  const target = opts.target ?? resolve(opts.kernel, opts.driver);
   const { name, scenario } = scenarioOf(opts.scenario);
   const invariants = selectInvariants(opts.invariants);
   const build = builder(target, scenario);
@@ -228,4 +231,37 @@ function replayable(failure: ExecutionResult, bound: number, { caseOf, target, b
     }
   }
   throw new InternalError(`no schedule over the default order reproduces the ${want} found at ${bound} preemptions`);
+}
+
+/** What `check --mode exhaustive` covered: the catalogue scenarios explored, and whether completely. */
+export interface ExhaustiveCoverage {
+  readonly scenarios: readonly string[];
+  readonly complete: boolean;
+  readonly maxPreemptions: number;
+  readonly maxSteps: number;
+}
+
+/**
+ * `check --mode exhaustive`: every spine scenario of the catalogue explored within the bounds, for one
+ * era and notifier, stopping at the first violation. The result has the shape of a fuzzing check's
+ * (`CheckResult`), with `exhaustive` saying what was covered.
+ */
+export function exploreCatalogue(opts: Omit<ExploreOptions, 'scenario'>): CheckResult & { readonly exhaustive: ExhaustiveCoverage } {
+  const names = CATALOGUE.filter((e) => e.spine).map((e) => e.name);
+  let executions = 0;
+  let complete = true;
+  let maxPreemptions = opts.maxPreemptions ?? DEFAULT_MAX_PREEMPTIONS;
+  const base = { kernel: opts.kernel, driver: opts.driver, seed: 0, runs: 0 };
+  for (const name of names) {
+    const r = explore({ ...opts, scenario: name });
+    executions += r.executions;
+    complete &&= r.complete;
+    maxPreemptions = r.bounds.maxPreemptions;
+    const coverage = { scenarios: names, complete, maxPreemptions, maxSteps: r.bounds.maxSteps };
+    if (r.verdict.kind !== 'pass') {
+      const cx = r.counterexample;
+      return { ...base, executions, verdict: r.verdict, exhaustive: coverage, ...(cx ? { counterexample: { case: cx.case, result: cx.result, token: cx.token } } : {}) };
+    }
+  }
+  return { ...base, executions, verdict: { kind: 'pass' }, exhaustive: { scenarios: names, complete, maxPreemptions, maxSteps: opts.maxSteps ?? DEFAULT_MAX_STEPS } };
 }

@@ -17,6 +17,7 @@ import type { Scenario } from '../scenario/scenario';
 import { encodeToken } from '../schedule/token';
 import { DEFAULT_MAX_STEPS, resolve, runCase, type Case, type ResolvedTarget } from './case';
 import { LESSER_INVARIANTS } from '../invariants';
+import type { ExhaustiveCoverage } from './explore';
 import { effectivePreemptions, minimize } from './minimize';
 
 /** Where a check is: drawing cases, fast-check shrinking a failure, or the 1-minimisation after it. */
@@ -76,6 +77,8 @@ export interface CheckResult {
   /** Executions run in all: the runs, the shrinking and the minimisation. */
   readonly executions: number;
   readonly verdict: Verdict;
+  /** Set by `check --mode exhaustive` (src/check/explore.ts exploreCatalogue): what was explored, and whether completely. */
+  readonly exhaustive?: ExhaustiveCoverage;
   readonly counterexample?: Counterexample;
   /** The check was stopped by `signal` before it finished: a pass covers only `executions`. */
   readonly interrupted?: boolean;

@@ -15,6 +15,8 @@ import { instantiate } from '../notifier/instantiate';
 import { notifierExport, validateNotifier } from '../notifier/validate';
 import { WATCH_HEARTBEAT, setPhase, type Watch } from '../notifier/watch';
 import { findingOf, summaryOf, type CheckSummary, type Finding } from '../report/finding';
+import { exploreCatalogue } from '../check/explore';
+import { eraByName } from '../eras';
 
 export interface CheckJob {
   /** A built-in driver by name … */
@@ -26,6 +28,8 @@ export interface CheckJob {
   readonly runs: number;
   readonly seed: number;
   readonly maxSteps: number;
+  /** `fuzz` (default) or `exhaustive`: every spine scenario of the catalogue within the preemption bound. */
+  readonly mode?: 'fuzz' | 'exhaustive';
 }
 
 /** One era's result, ready to print and write (plain data). */
@@ -60,7 +64,10 @@ function runBuiltIn(job: CheckJob, sink: JobSink, ctx: JobContext): void {
   const target = checkTarget({ kernel, driver: job.driver });
   const d = target.driver;
   sink.ready({ name: d.name, title: d.title, contract: d.contract, eras: d.eras, callbacks: [] });
-  const res = check({ kernel, driver: job.driver, runs: job.runs, seed: job.seed, maxSteps: job.maxSteps, coverage: true, onProgress: sink.progress, signal: ctx.signal });
+  const res =
+    job.mode === 'exhaustive'
+      ? exploreCatalogue({ kernel, driver: job.driver as string, maxSteps: job.maxSteps, target })
+      : check({ kernel, driver: job.driver, runs: job.runs, seed: job.seed, maxSteps: job.maxSteps, coverage: true, onProgress: sink.progress, signal: ctx.signal });
   const cx = res.counterexample;
   const search = { executions: res.executions, seed: res.seed, runs: res.runs };
   sink.outcome({ summary: summaryOf(res), ...(cx ? { finding: findingOf({ case: cx.case, target, search }) } : {}) });
@@ -73,6 +80,16 @@ function runModule(job: CheckJob, module: CompiledModule, sink: JobSink, ctx: Jo
   const def = notifierExport(loaded.exports, relative(process.cwd(), module.entry) || module.entry);
   const d = validateNotifier(def, job.kernels);
   sink.ready({ name: d.name, title: d.title, contract: d.contract, eras: d.eras, callbacks: callbackNames(d) });
+  if (job.mode === 'exhaustive') {
+    for (const kernel of job.kernels ?? d.eras) {
+      const target = { era: eraByName(kernel), driver: d };
+      const result = exploreCatalogue({ kernel, driver: d.name, maxSteps: job.maxSteps, target });
+      if (w) w[WATCH_HEARTBEAT]++;
+      const cx = result.counterexample;
+      sink.outcome({ summary: summaryOf(result), ...(cx ? { finding: findingOf({ case: cx.case, target, module: module.entry, search: { executions: result.executions, seed: 0, runs: 0 } }) } : {}) });
+    }
+    return;
+  }
   checkNotifier(d, {
     kernel: job.kernels,
     runs: job.runs,

@@ -9,8 +9,6 @@
  * redraws and Ctrl-C stops cleanly. A built-in driver checked through `run()` with an injected `Io`
  * (tests, embedding) runs in this thread, synchronously.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configuredRuns, configuredSeed } from '../check/budget';
 import { DEFAULT_MAX_STEPS, resolve } from '../check/case';
@@ -66,20 +64,22 @@ function parse(args: string[]) {
   });
 }
 
-/** `--mode exhaustive` is built by another part of the project (src/check/explore.ts). */
-function checkMode(mode: string | undefined): void {
-  if (mode === undefined || mode === 'fuzz') return;
-  if (mode !== 'exhaustive') throw new UsageError(`--mode must be 'fuzz' or 'exhaustive', got '${mode}'`);
-  const present = ['explore.js', 'explore.ts'].some((f) => existsSync(join(__dirname, '..', 'check', f)));
-  throw new UsageError(
-    present
-      ? "--mode exhaustive: the exhaustive explorer (src/check/explore.ts) is not wired into 'check' yet; use --mode fuzz"
-      : "--mode exhaustive: exhaustive mode is not part of this build yet (src/check/explore.ts); use --mode fuzz (the default)",
-  );
+/** `--mode fuzz` (default) or `--mode exhaustive` (src/check/explore.ts exploreCatalogue). */
+function checkMode(mode: string | undefined): 'fuzz' | 'exhaustive' {
+  if (mode === undefined || mode === 'fuzz' || mode === 'exhaustive') return mode ?? 'fuzz';
+  throw new UsageError(`--mode must be 'fuzz' or 'exhaustive', got '${mode}'`);
 }
 
 function coverageText(o: CheckOutcome, maxSteps: number): string {
   const s = o.summary;
+  const x = s.exhaustive;
+  if (x) {
+    return (
+      `${s.executions} executions exploring every schedule with at most ${x.maxPreemptions} preemptions of the catalogue scenarios ` +
+      `${x.scenarios.join(', ')} (step budget ${x.maxSteps}): ${x.complete ? 'complete within these bounds' : 'INCOMPLETE (a bound cut the search)'}; ` +
+      `invariants: ${INVARIANTS.map((i) => i.name).join(', ')}`
+    );
+  }
   const families = Object.entries(s.coverage ?? {})
     .map(([f, n]) => `${f} (${n})`)
     .join(', ');
@@ -114,7 +114,7 @@ function emit(ctx: CheckContext, o: CheckOutcome): void {
     io.out(`interrupted: no race found so far in ${coverageText(o, ctx.maxSteps)}`);
   } else {
     io.out(`no race found: ${coverageText(o, ctx.maxSteps)}`);
-    io.out('(random search: a pass is evidence, not a proof)');
+    io.out(s.exhaustive ? (s.exhaustive.complete ? '(exhaustive: a proof within the bounds above)' : '(exhaustive but cut short: not a proof)') : '(random search: a pass is evidence, not a proof)');
   }
 }
 
@@ -173,10 +173,10 @@ function header(ctx: CheckContext, d: DriverInfo, job: CheckJob): void {
   if (ctx.moduleArg) {
     const eras = job.kernels ?? d.eras;
     ctx.io.out(`mmu-race check: ${ctx.moduleArg} defines '${d.name}' (${d.contract}): ${d.title}`);
-    ctx.io.out(`eras: ${eras.join(', ')}${job.kernels ? ` (declared: ${d.eras.join(', ')})` : ''}; seed ${job.seed}, ${job.runs} runs per era`);
+    ctx.io.out(`eras: ${eras.join(', ')}${job.kernels ? ` (declared: ${d.eras.join(', ')})` : ''}; ${job.mode === 'exhaustive' ? 'exhaustive' : `seed ${job.seed}, ${job.runs} runs per era`}`);
   } else {
     ctx.io.out(`mmu-race check: kernel ${job.kernels?.[0]}, driver ${d.name}: ${d.title}`);
-    ctx.io.out(`seed ${job.seed}, ${job.runs} runs`);
+    ctx.io.out(job.mode === 'exhaustive' ? 'exhaustive: every schedule within the preemption bound of the catalogue\'s spine scenarios' : `seed ${job.seed}, ${job.runs} runs`);
   }
 }
 
@@ -216,7 +216,7 @@ function checkHere(ctx: CheckContext, job: CheckJob): number {
 export function cmdCheck(args: string[], io: Io): number | Promise<number> {
   const { values, positionals } = parse(args);
   if (positionals.length > 1) throw new UsageError(`check takes one notifier module, got ${positionals.length}: ${positionals.join(' ')}`);
-  checkMode(values.mode);
+  const mode = checkMode(values.mode);
   const moduleArg = positionals[0];
   if (moduleArg !== undefined && values.driver !== undefined) throw new UsageError(`give a notifier module or --driver, not both (got ${moduleArg} and --driver ${values.driver})`);
   const runs = intFlag('runs', values.runs, configuredRuns(CLI_DEFAULT_RUNS), 1);
@@ -232,12 +232,12 @@ export function cmdCheck(args: string[], io: Io): number | Promise<number> {
   if (moduleArg !== undefined) {
     for (const k of kernels ?? []) eraByName(k); // an unknown era is reported before the module is compiled
     const module = compileNotifierModule(moduleArg, { typeCheck: values['transpile-only'] !== true });
-    return checkInWorker(ctx, { module, kernels, runs, seed, maxSteps }, timeout * 1000);
+    return checkInWorker(ctx, { module, kernels, runs, seed, maxSteps, mode }, timeout * 1000);
   }
   const kernel = values.kernel ?? DEFAULT_KERNEL;
   const driver = values.driver ?? DEFAULT_DRIVER;
   const target = resolve(kernel, driver); // validates both before any work
   if (!target.driver.eras.includes(kernel)) throw new UsageError(`driver '${driver}' is not written for kernel ${kernel} (it declares ${target.driver.eras.join(', ')})`);
-  const job: CheckJob = { driver, kernels: [kernel], runs, seed, maxSteps };
+  const job: CheckJob = { driver, kernels: [kernel], runs, seed, maxSteps, mode };
   return processOutput ? checkInWorker(ctx, job, undefined) : checkHere(ctx, job);
 }

@@ -89,3 +89,16 @@ describe('explore reports what cut the search', () => {
     expect([b.executions, b.pruned, b.counterexample?.token]).toEqual([a.executions, a.pruned, a.counterexample?.token]);
   });
 });
+
+describe('check --mode exhaustive (exploreCatalogue)', () => {
+  it('proves kvm within the bounds on the spine scenarios, and finds kvm-no-retry', async () => {
+    const { exploreCatalogue } = await import('../../src/check/explore');
+    const ok = exploreCatalogue({ kernel: 'v4.13', driver: 'kvm' });
+    expect(ok.verdict.kind).toBe('pass');
+    expect(ok.exhaustive.complete).toBe(true);
+    expect(ok.exhaustive.scenarios.length).toBeGreaterThanOrEqual(3);
+    const bad = exploreCatalogue({ kernel: 'v4.13', driver: 'kvm-no-retry' });
+    expect(bad.verdict.kind).toBe('violation');
+    expect(bad.counterexample!.result.preemptions.length).toBeLessThanOrEqual(2);
+  });
+});
