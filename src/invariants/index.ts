@@ -7,11 +7,12 @@ import { noDeadlock } from './no-deadlock';
 import { progress } from './progress';
 import { fullRangeInvalidated } from './full-range-invalidated';
 import { secondaryFollowsPrimary } from './secondary-follows-primary';
+import { noLockHeldAtExit } from './no-lock-held-at-exit';
 
-export { fullRangeInvalidated, noDeadlock, noSecondaryMapsFreedPage, noSleepInAtomic, progress, secondaryFollowsPrimary, startEndPaired };
+export { fullRangeInvalidated, noLockHeldAtExit, noDeadlock, noSecondaryMapsFreedPage, noSleepInAtomic, progress, secondaryFollowsPrimary, startEndPaired };
 
 /** Every registered invariant, by name. */
-export const INVARIANTS: readonly Invariant[] = [noSecondaryMapsFreedPage, noSleepInAtomic, startEndPaired, secondaryFollowsPrimary, noDeadlock, progress, fullRangeInvalidated];
+export const INVARIANTS: readonly Invariant[] = [noSecondaryMapsFreedPage, noSleepInAtomic, startEndPaired, secondaryFollowsPrimary, noDeadlock, noLockHeldAtExit, progress, fullRangeInvalidated];
 
 export function invariantByName(name: string): Invariant | undefined {
   return INVARIANTS.find((i) => i.name === name);

@@ -112,8 +112,8 @@ const DRIVER_CATALOGUE: Expectation[] = [
     'v4.13': ['pass', `${ODP} v4.13.9: notifiers_seq/notifiers_count under umem_mutex, pagefault_mr retries (reference §2.2)`],
     'v4.15': ['pass', `as v4.13: ${ODP} differs between v4.13.9 and v4.19.95 only by the blockable change (93065ac753e4, v4.19)`],
     'v4.19': ['pass', `${ODP} v4.19.95: down_read_trylock and -EAGAIN when !blockable (reference §3 B11 handled)`],
-    'v5.0': ['model-error', ODP_MISSED_UNLOCK],
-    'v5.2': ['model-error', ODP_MISSED_UNLOCK],
+    'v5.0': ['no-lock-held-at-exit', ODP_MISSED_UNLOCK],
+    'v5.2': ['no-lock-held-at-exit', ODP_MISSED_UNLOCK],
   }),
   ...row('ib-umem-odp-rwsem-held', { 'v5.0': ['deadlock', B14_WAITS, true], 'v5.2': ['deadlock', B14_WAITS, true] }),
   ...row('amdgpu-userptr', {

@@ -79,13 +79,6 @@ export function execute(m: Machine, threads: readonly ThreadSpec[], scheduler: S
       pending[tid] = null;
       const ctx = m.threads[tid];
       ctx.done = true;
-      if (ctx.held.length > 0) {
-        const names = ctx.held.map((l) => m.locks[l].name).join(', ');
-        return { kind: 'model-error', message: `thread ${threads[tid].name} finished holding ${names}`, step: trace.length, thread: tid };
-      }
-      if (ctx.atomic !== 0) {
-        return { kind: 'model-error', message: `thread ${threads[tid].name} finished in atomic context (local_irq_disable without enable)`, step: trace.length, thread: tid };
-      }
       // a thread's end is a state change too: invariants about finished threads run now
       for (const inv of stateInvs) {
         if ((inv.watches & K_THREAD) === 0) continue;

@@ -170,14 +170,14 @@ describe('verdicts for misbehaving threads', () => {
     expect(r.verdict).toMatchObject({ kind: 'model-error', message: "unlocks 'l', which it does not hold" });
   });
 
-  it('finishing with a lock held is a model-error', () => {
+  it('finishing with a lock held is a no-lock-held-at-exit violation (lockdep_sys_exit)', () => {
     const m = machineWith(['t']);
     const l = addLock(m, LockKind.Mutex, 'l');
     function* body() {
       yield* p.mutexLock(l, AT);
     }
     const r = execute(m, [{ name: 't', body: body() }], new PreemptionScheduler([]), opts);
-    expect(r.verdict).toMatchObject({ kind: 'model-error', message: 'thread t finished holding l' });
+    expect(r.verdict).toMatchObject({ kind: 'violation', invariant: 'no-lock-held-at-exit', message: 't finished holding l' });
   });
 });
 
