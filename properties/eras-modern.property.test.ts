@@ -76,28 +76,37 @@ describe('interval notifiers (v5.5)', () => {
 });
 
 describe('->arch_invalidate_secondary_tlbs (v6.6)', () => {
-  /** A device that shares the CPU page table: an IOTLB filled by walking the CPU PTE, flushed by the notifier. */
-  function iommu(callback: 'invalidateRange' | 'archInvalidateSecondaryTlbs'): NotifierDefinition<{ iotlb: number }> {
+  /**
+   * A device that shares the CPU page table: an IOTLB filled by walking the CPU PTE, flushed by the
+   * notifier. The walk and the fill are one hardware transaction, ordered against the flush: the
+   * `iommu hw` spinlock stands for that.
+   */
+  function iommu(callback: 'invalidateRange' | 'archInvalidateSecondaryTlbs'): NotifierDefinition<{ iotlb: number; hw: number }> {
     return {
       name: `iotlb-${callback}`,
       title: 'shared-page-table device',
       contract: 'mirror',
       eras: ['v5.5', 'v6.6'],
       source: 'test',
-      setup: (api) => ({ iotlb: api.secondaryTable('iotlb') }),
+      setup: (api) => ({ iotlb: api.secondaryTable('iotlb'), hw: api.spinlock('iommu hw') }),
       ops: {
-        *[callback](k: Parameters<NonNullable<NotifierDefinition['ops']['invalidateRange']>>[0], s: { iotlb: number }, r: { start: number; end: number }) {
+        *[callback](k: Parameters<NonNullable<NotifierDefinition['ops']['invalidateRange']>>[0], s: { iotlb: number; hw: number }, r: { start: number; end: number }) {
+          yield* k.spinLock(s.hw, AT);
           yield* k.spteClearRange(s.iotlb, k.vpnOf(r.start), k.vpnOf(r.end - 1) + 1, AT);
+          yield* k.spinUnlock(s.hw, AT);
         },
       },
       device: {
         table: (s) => s.iotlb,
         *fault(k, s, f) {
+          yield* k.spinLock(s.hw, AT);
           const pte = yield* k.walkCpuPageTable(f.address, AT); // ATS translation
           if (pte && !pte.swap && (!f.write || pte.writable)) {
             yield* k.spteSet(s.iotlb, k.vpnOf(f.address), { pfn: pte.pfn, generation: pte.generation }, pte.writable, AT);
+            yield* k.spinUnlock(s.hw, AT);
             return 'mapped';
           }
+          yield* k.spinUnlock(s.hw, AT);
           const got = yield* k.getUserPagesUnlocked(f.address, f.write); // PRI: fault it in
           if (!got) return 'error';
           yield* k.putPage(got.page, AT);

@@ -221,8 +221,11 @@ function* cs419(k: KernelApi, s: AmdgpuState, address: number): Gen<'mapped' | '
   const set = site(TTM, 'amdgpu_ttm_tt_set_user_pages', 'v4.19');
   yield* k.write(s.lastSet[bo], yield* k.read(s.invalidations[bo], set), set);
   const old = yield* k.spteRead(s.ttm, bo, set);
-  if (old) yield* k.putPage(old, set);
+  // `if (ttm->pages[i]) put_page(ttm->pages[i]); ttm->pages[i] = pages[i];` — modelled as replace then
+  // put: ttm->pages is a kernel array read only under the BO reservation held here, so no one sees the
+  // order, and the model's table would otherwise show a freed page in it for one step
   yield* k.spteSet(s.ttm, bo, got.page, got.writable, set);
+  if (old) yield* k.putPage(old, set);
   yield* k.mutexUnlock(s.resv[bo], at);
   const submit = site(CS, 'amdgpu_cs_submit', 'v4.19');
   yield* k.downWrite(s.amnLock, site(MN, 'amdgpu_mn_lock', 'v4.19'));

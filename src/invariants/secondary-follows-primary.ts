@@ -5,7 +5,8 @@ import { PAGE_SIZE, VMA_BASE, addressOf, hex, type Machine } from '../runtime/ma
 /** Whether some thread is in the middle of changing `vpn` (an open range_start window, or a change not yet notified). */
 function inFlight(m: Machine, vpn: number): boolean {
   const a = VMA_BASE + vpn * PAGE_SIZE;
-  return m.windows.some((w) => w.start < a + PAGE_SIZE && a < w.end) || m.obligations.some((o) => o.vpn === vpn);
+  const overlaps = (r: { start: number; end: number }) => r.start < a + PAGE_SIZE && a < r.end;
+  return m.windows.some(overlaps) || m.notifying.some(overlaps) || m.obligations.some((o) => o.vpn === vpn);
 }
 
 /**

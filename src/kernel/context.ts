@@ -35,4 +35,9 @@ export interface KernelContext {
   readonly itree: IntervalTree | null;
   /** The API handed to notifier callbacks. */
   readonly k: KernelApi;
+  /**
+   * `HPAGE_PMD_ORDER` when transparent huge pages are on (the scenario's `thp`), else 0 or absent:
+   * the THP paths are taken only then, so executions without THP run exactly the steps they did.
+   */
+  readonly thpOrder?: number;
 }

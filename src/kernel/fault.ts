@@ -20,10 +20,11 @@ export function* userAccess(kc: KernelContext, vpn: number, write: boolean): Gen
   const pte = yield* p.pteRead(vpn, site('arch/x86', 'MMU page walk', 'v4.13'));
   if (pte && !pte.swap && (!write || pte.writable)) return;
   yield* p.downRead(MMAP_SEM, DO_FAULT);
-  if (yield* p.vmaLookup(vpn, DO_FAULT)) {
+  // find_vma(); good_area: if (unlikely(access_error(error_code, vma))) bad_area_access_error
+  if (yield* p.vmaAllows(vpn, write, DO_FAULT)) {
     yield* handleMmFault(kc, vpn, write, DO_FAULT);
   } else {
-    yield* p.note(`SIGSEGV at ${hex(addressOf(vpn))}: no VMA`, DO_FAULT);
+    yield* p.note(`SIGSEGV at ${hex(addressOf(vpn))}: no VMA, or the VMA does not allow the ${write ? 'write' : 'read'}`, DO_FAULT);
   }
   yield* p.upRead(MMAP_SEM, DO_FAULT);
 }

@@ -72,7 +72,8 @@ export function* getUserPagesUnlocked(kc: KernelContext, address: number, write:
   const vpn = vpnOf(address);
   yield* p.downRead(MMAP_SEM, UNLOCKED);
   let result: GupResult | null = null;
-  if (yield* p.vmaLookup(vpn, site('mm/gup.c', '__get_user_pages: find_extend_vma', 'v4.13'))) {
+  // find_extend_vma(); check_vma_flags(): a write needs VM_WRITE (no FOLL_FORCE here)
+  if (yield* p.vmaAllows(vpn, write, site('mm/gup.c', '__get_user_pages: find_extend_vma, check_vma_flags', 'v4.13'))) {
     // retry: follow_page_mask, else faultin_page and goto retry (unbounded in the kernel; the step
     // budget bounds it here).
     while (result === null) {
@@ -83,7 +84,7 @@ export function* getUserPagesUnlocked(kc: KernelContext, address: number, write:
       }
     }
   } else {
-    yield* p.note('-EFAULT: no VMA', GUP);
+    yield* p.note('-EFAULT: no VMA, or it does not allow the access', GUP);
   }
   yield* p.upRead(MMAP_SEM, UNLOCKED);
   return result;

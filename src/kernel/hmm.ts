@@ -36,7 +36,7 @@ export function* hmmRangeFault(kc: KernelContext, address: number, write: boolea
   const vpn = vpnOf(address);
   for (;;) {
     if (yield* mmuIntervalCheckRetry(kc, sub, seq)) return 'EBUSY';
-    if (!(yield* p.vmaLookup(vpn, VMA))) return 'EFAULT';
+    if (!(yield* p.vmaAllows(vpn, write, VMA))) return 'EFAULT'; // no VMA (-EFAULT) or no VM_WRITE for a write (-EPERM)
     const pte = yield* p.pteRead(vpn, WALK);
     if (pte && !pte.swap && (!write || pte.writable) && !(write && pte.pfn === ZERO_PFN)) {
       return { page: { pfn: pte.pfn, generation: pte.generation }, writable: pte.writable };

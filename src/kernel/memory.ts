@@ -7,9 +7,10 @@
  */
 import { PAGE_SIZE, ZERO_PFN, addressOf, type Pte } from '../runtime/machine';
 import * as p from '../runtime/primitives';
-import { PUT_FREE_SWAP_CACHE, type Gen, type PageRef } from '../runtime/primitives';
+import { PUT_FREE_SWAP_CACHE, PUT_REMOVE_RMAP, type Gen, type PageRef } from '../runtime/primitives';
 import { site, type Site } from '../runtime/site';
 import type { KernelContext } from './context';
+import type { MmuNotifyEvent } from '../notifier/definition';
 import { PTL } from './mm';
 import { invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
 
@@ -90,21 +91,33 @@ function* doWpPage(kc: KernelContext, vpn: number, orig: Pte): Gen<boolean> {
     yield* p.spinUnlock(PTL, WP);
     return yield* wpPageCopy(kc, vpn, orig);
   }
-  // wp_page_reuse(): entry = maybe_mkwrite(pte_mkdirty(pte_mkyoung(orig_pte)))
-  yield* p.pteSet(vpn, { ...orig, writable: true, dirty: true, young: true }, WP_REUSE);
-  yield* p.spinUnlock(PTL, WP_REUSE);
-  return true;
+  // PageAnon: reuse_swap_page() is true when page_mapcount(page) <= 1 (the model keeps no swap counts;
+  // the trylock_page dance around it is not modelled)
+  const page = { pfn: orig.pfn, generation: orig.generation };
+  if ((yield* p.pageMapcount(page, WP)) <= 1) {
+    // wp_page_reuse(): entry = maybe_mkwrite(pte_mkdirty(pte_mkyoung(orig_pte)))
+    yield* p.pteSet(vpn, { ...orig, writable: true, dirty: true, young: true }, WP_REUSE);
+    yield* p.spinUnlock(PTL, WP_REUSE);
+    return true;
+  }
+  // shared with a child after fork: get_page(vmf->page); pte_unmap_unlock(); return wp_page_copy(vmf)
+  yield* p.getPage(page, WP);
+  yield* p.spinUnlock(PTL, WP);
+  return yield* wpPageCopy(kc, vpn, orig);
 }
 
 /**
- * `wp_page_copy()` for the zero page (old_page == NULL): new page, invalidate_range_start of the
- * one page, under the PTL ptep_clear_flush_notify (→ ->invalidate_range) and set_pte_at_notify
- * (→ ->change_pte, which no modelled v4.13 driver implements yet), then invalidate_range_end.
+ * `wp_page_copy()`: a new page (zeroed for the zero page, a copy of the old one otherwise; may
+ * sleep), invalidate_range_start of the one page, under the PTL ptep_clear_flush_notify
+ * (→ ->invalidate_range, ≤ v6.5) and set_pte_at_notify (→ ->change_pte, which no modelled driver
+ * implements), page_remove_rmap of the old page, then invalidate_range_end and the put of the
+ * reference do_wp_page took. `orig` maps the zero page or an anonymous page shared after fork.
  */
 function* wpPageCopy(kc: KernelContext, vpn: number, orig: Pte): Gen<boolean> {
   const address = addressOf(vpn);
   const range = mmuNotifierRange(kc, 'MMU_NOTIFY_CLEAR', address, address + PAGE_SIZE);
-  const page = yield* p.allocPage(true, WP_COPY); // alloc_zeroed_user_highpage_movable
+  const old: PageRef | null = orig.pfn === ZERO_PFN ? null : { pfn: orig.pfn, generation: orig.generation };
+  const page = yield* p.allocPage(true, WP_COPY); // alloc_zeroed_user_highpage_movable / alloc_page_vma + cow_user_page
   yield* invalidateRangeStart(kc, range, WP_COPY);
   yield* p.spinLock(PTL, WP_COPY);
   const cur = yield* p.pteRead(vpn, WP_COPY);
@@ -115,11 +128,15 @@ function* wpPageCopy(kc: KernelContext, vpn: number, orig: Pte): Gen<boolean> {
     yield* p.pteClear(vpn, true, false, WP_COPY);
     yield* secondaryTlbInvalidate(kc, range, WP_COPY, FLUSH_TLB_MM_RANGE);
     yield* p.pteSet(vpn, { pfn: page.pfn, generation: page.generation, writable: true, dirty: true, young: true, swap: false }, WP_COPY);
-    unused = null; // new_page = old_page (NULL): nothing to put
+    // if (old_page) page_remove_rmap(old_page); new_page = old_page: the mapping's reference is put below
+    unused = old;
+    if (old) yield* p.putPage(old, WP_COPY, PUT_REMOVE_RMAP);
+  } else if (unused) {
+    yield* p.putPage(unused, WP_COPY); // mem_cgroup_cancel_charge; put_page(new_page)
   }
-  if (unused) yield* p.putPage(unused, WP_COPY);
   yield* p.spinUnlock(PTL, WP_COPY);
   yield* invalidateRangeEnd(kc, range, WP_COPY, kc.era.wpPageCopyOnlyEnd);
+  if (old) yield* p.putPage(old, WP_COPY); // the reference do_wp_page took
   return true;
 }
 
@@ -188,10 +205,10 @@ export function* tlbFinishMmu(kc: KernelContext, vpn: number, n: number, batch: 
  * zap_page_range that touches PTEs): range_start; zap_pte_range; range_end; then tlb_finish_mmu
  * frees the gathered pages, after range_end.
  */
-export function* unmapRange(kc: KernelContext, vpn: number, n: number): Gen {
+export function* unmapRange(kc: KernelContext, vpn: number, n: number, event: MmuNotifyEvent = 'MMU_NOTIFY_UNMAP'): Gen {
   const start = addressOf(vpn);
   // mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, vma, vma->vm_mm, start_addr, end_addr) (v5.7 unmap_vmas)
-  const range = mmuNotifierRange(kc, 'MMU_NOTIFY_UNMAP', start, start + n * PAGE_SIZE);
+  const range = mmuNotifierRange(kc, event, start, start + n * PAGE_SIZE);
   const batch: PageRef[] = [];
   yield* invalidateRangeStart(kc, range, UNMAP_VMAS);
   yield* zapPteRange(vpn, n, batch);

@@ -5,7 +5,7 @@
  * srcu_read_lock(&srcu) around each walk is not modelled as a step: it never blocks and does not
  * forbid sleeping (reference §1.0); registration and unregistration are not modelled yet.
  */
-import { PAGE_SIZE, hex } from '../runtime/machine';
+import { PAGE_SIZE, VMA_BASE, hex } from '../runtime/machine';
 import * as p from '../runtime/primitives';
 import type { Gen } from '../runtime/primitives';
 import { site, type Site } from '../runtime/site';
@@ -20,6 +20,7 @@ const END = site('mm/mmu_notifier.c', '__mmu_notifier_invalidate_range_end', 'v4
 const RANGE = site('mm/mmu_notifier.c', '__mmu_notifier_invalidate_range', 'v4.13');
 const PAGE = site('mm/mmu_notifier.c', '__mmu_notifier_invalidate_page', 'v4.12');
 const START_FIX = site('mm/mmu_notifier.c', 'mn_hlist_invalidate_range_start: end the notifiers whose start succeeded', 'v6.8');
+const FLUSH_TLB_MM_RANGE = site('arch/x86/mm/tlb.c', 'flush_tlb_mm_range', 'v6.8');
 const ARCH = site('mm/mmu_notifier.c', '__mmu_notifier_arch_invalidate_secondary_tlbs', 'v6.8');
 
 function rangeText(r: MmuNotifierRange): string {
@@ -133,6 +134,7 @@ export function* invalidateRange(kc: KernelContext, range: MmuNotifierRange, cal
     yield* p.note(`-> ${n.def.name} ->invalidate_range`, RANGE);
     yield* cb(kc.k, n.state, range);
   }
+  yield* p.notify(p.NOTIFY_DONE, range.start, range.end, 'mmu_notifier_invalidate_range returned', caller);
 }
 
 /** `mmu_notifier_arch_invalidate_secondary_tlbs(mm, start, end)` (v6.6+), from the arch TLB flush. */
@@ -145,6 +147,19 @@ export function* archInvalidateSecondaryTlbs(kc: KernelContext, range: MmuNotifi
     if (!cb) continue;
     yield* p.note(`-> ${n.def.name} ->arch_invalidate_secondary_tlbs`, ARCH);
     yield* cb(kc.k, n.state, range);
+  }
+  yield* p.notify(p.NOTIFY_DONE, range.start, range.end, 'mmu_notifier_arch_invalidate_secondary_tlbs returned', caller);
+}
+
+/**
+ * A CPU TLB flush of [startVpn, endVpn) by the architecture (flush_tlb_range / flush_tlb_mm /
+ * tlb_finish_mmu): from v6.6 it also calls ->arch_invalidate_secondary_tlbs (x86 flush_tlb_mm_range
+ * v6.8); before, it tells no notifier.
+ */
+export function* flushTlb(kc: KernelContext, startVpn: number, endVpn: number, caller: Site): Gen {
+  yield* p.tlbFlush(startVpn, endVpn, caller);
+  if (kc.era.secondaryTlbs === 'arch-tlb-flush') {
+    yield* archInvalidateSecondaryTlbs(kc, { start: VMA_BASE + startVpn * PAGE_SIZE, end: VMA_BASE + endVpn * PAGE_SIZE }, FLUSH_TLB_MM_RANGE);
   }
 }
 
@@ -175,6 +190,7 @@ export function* invalidatePage(kc: KernelContext, address: number, caller: Site
     yield* p.note(`-> ${n.def.name} ->invalidate_page`, PAGE);
     yield* cb(kc.k, n.state, address);
   }
+  yield* p.notify(p.NOTIFY_DONE, address, address + PAGE_SIZE, 'mmu_notifier_invalidate_page returned', caller);
 }
 
 export const PAGE_RANGE = (address: number): MmuNotifierRange => ({ start: address, end: address + PAGE_SIZE });

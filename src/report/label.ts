@@ -82,6 +82,8 @@ export function describeEffect(m: Machine, e: Effect): string {
       return e.b ? 'alloc_page(GFP_KERNEL)' : 'alloc_page(GFP_ATOMIC)';
     case Op.GetPage:
       return `get_page(${page(e.a, e.b)})`;
+    case Op.DupMapping:
+      return `get_page; page_dup_rmap(${page(e.a, e.b)}) (the child's mapping)`;
     case Op.GetPageUnlessZero:
       return `get_page_unless_zero(${page(e.a, e.b)})`;
     case Op.PutPage:
@@ -110,6 +112,12 @@ export function describeEffect(m: Machine, e: Effect): string {
       return `flush_tlb_range(${hex(addressOf(e.a))}, ${hex(addressOf(e.b))})`;
     case Op.VmaLookup:
       return `find_vma(${hex(addressOf(e.a))})`;
+    case Op.VmaAllows:
+      return `find_vma(${hex(addressOf(e.a))}) allows ${e.b ? 'write' : 'read'}`;
+    case Op.VmaProtect:
+      return `mprotect_fixup(${hex(addressOf(e.a))}, ${hex(addressOf(e.a + e.b))}, ${e.c ? 'PROT_READ|PROT_WRITE' : 'PROT_READ'})`;
+    case Op.PageMapcount:
+      return `page_mapcount(${page(e.a, e.b)})`;
     case Op.VmaDetach:
       return `detach_vmas_to_be_unmapped(${hex(addressOf(e.a))}, ${hex(addressOf(e.a + e.b))})`;
     case Op.SpteRead:
@@ -122,6 +130,23 @@ export function describeEffect(m: Machine, e: Effect): string {
       return `zap ${tbl(m, e.a)}[${hex(addressOf(e.b))}, ${hex(addressOf(e.c))})`;
     case Op.DeviceAccess:
       return `device ${e.c ? 'writes' : 'reads'} ${hex(addressOf(e.b))} through ${tbl(m, e.a)}`;
+    // transparent huge pages: the call sites give each of these a text; these are the fallbacks
+    case Op.AllocHugePage:
+      return 'alloc_hugepage_vma()';
+    case Op.PmdRead:
+      return `read PMD ${hex(addressOf(e.a))}`;
+    case Op.PmdSet:
+      return `set_pmd_at(${hex(addressOf(e.a))})`;
+    case Op.PmdClear:
+      return `pmdp_huge_get_and_clear(${hex(addressOf(e.a))})`;
+    case Op.PmdSplit:
+      return `__split_huge_pmd_locked(${hex(addressOf(e.a))}${e.b ? ', freeze' : ''})`;
+    case Op.CompoundHead:
+      return `compound_head(${page(e.a, e.b)})`;
+    case Op.PageCount:
+      return `page_count, total_mapcount(${page(e.a, e.b)})`;
+    case Op.SplitHugePage:
+      return `page_ref_freeze(${page(e.a, e.b)}, ${e.c}); __split_huge_page`;
   }
 }
 
@@ -131,6 +156,7 @@ export function describeResult(e: Effect, result: unknown): string {
     case Op.Read:
     case Op.Add:
     case Op.SpteClearRange:
+    case Op.PageMapcount:
       return `= ${String(result)}`;
     case Op.GetPageUnlessZero:
     case Op.DownReadTrylock:
@@ -138,6 +164,7 @@ export function describeResult(e: Effect, result: unknown): string {
     case Op.TrylockPage:
     case Op.PageRefFreeze:
     case Op.VmaLookup:
+    case Op.VmaAllows:
     case Op.DeviceAccess:
     case Op.SwapCacheAdd:
       return result ? '= true' : '= false';

@@ -63,6 +63,8 @@ export function stateAfter(m: Machine, e: Effect): string {
     case Op.SpteClearRange:
       return e.c - e.b === 1 ? vpnState(m, e.b) : `${m.tables[e.a].name}: ${m.tables[e.a].entries.filter((x) => x).length} entries`;
     case Op.GetPage:
+    case Op.DupMapping:
+    case Op.PageMapcount:
     case Op.GetPageUnlessZero:
     case Op.PutPage:
     case Op.SetPageDirty:

@@ -4,9 +4,10 @@
  * {@link Machine} during an execution.
  */
 import { Op, type Effect } from './effect';
-import { ModelError } from './errors';
+import { InternalError, ModelError } from './errors';
 import { LockKind, PAGE_SIZE, VMA_BASE, Writer, ZERO_PFN, newPage, type Machine, type Page, type Pte, type Spte } from './machine';
 import type { PageRef } from './primitives';
+import { applyHugeEffect, assertNoHugePmd, hugeView } from './apply-huge';
 
 export function isEnabled(m: Machine, tid: number, e: Effect): boolean {
   switch (e.op) {
@@ -22,7 +23,7 @@ export function isEnabled(m: Machine, tid: number, e: Effect): boolean {
     }
     case Op.LockPage: {
       const pg = m.pages[e.a];
-      return pg === undefined || pg.lockedBy === -1;
+      return pg === undefined || m.pages[pg.compoundHead < 0 ? e.a : pg.compoundHead].lockedBy === -1; // PG_locked is the head's
     }
     case Op.WaitCounter:
       return m.counters[e.a] === e.b;
@@ -90,7 +91,7 @@ function recordLockOrder(m: Machine, tid: number, lock: number) {
  * A present mapping at `vpn` changed (cleared, pointed elsewhere, or lost write permission): the
  * secondary MMUs must hear of it, from an open range_start window or a later notifier call.
  */
-function mappingChanged(m: Machine, tid: number, vpn: number) {
+export function mappingChanged(m: Machine, tid: number, vpn: number) {
   if (!m.hasNotifiers) return;
   const address = VMA_BASE + vpn * PAGE_SIZE;
   const bracketed = m.windows.some((w) => w.thread === tid && w.start < address + PAGE_SIZE && address < w.end);
@@ -109,7 +110,7 @@ function discharge(m: Machine, tid: number, start: number, end: number, bracket:
 }
 
 /** The page a reference names, checking that the reference is still to that page (same generation). */
-function pageOf(m: Machine, pfn: number, generation: number, what: string): Page {
+export function pageOf(m: Machine, pfn: number, generation: number, what: string): Page {
   const p = m.pages[pfn];
   if (p === undefined) throw new ModelError(`${what}: no page with pfn ${pfn}`);
   if (p.generation !== generation || p.free) {
@@ -118,8 +119,31 @@ function pageOf(m: Machine, pfn: number, generation: number, what: string): Page
   return p;
 }
 
+/** `compound_head()`: the page holding the refcount and the head-only flags of the page at `pfn`. */
+function head(m: Machine, pfn: number, p: Page = m.pages[pfn]): Page {
+  return p.compoundHead < 0 ? p : m.pages[p.compoundHead];
+}
+
+/** Frees the page at `pfn`; a THP head frees every subpage (free_compound_page). */
 function freePage(m: Machine, pfn: number) {
   const p = m.pages[pfn];
+  if (p.order > 0) {
+    for (let i = 1; i < 1 << p.order; i++) {
+      const t = m.pages[pfn + i];
+      freeOne(m, t);
+      t.compoundHead = -1;
+    }
+    p.order = 0;
+    p.compoundMapcount = 0;
+    freeOne(m, p);
+    m.freeHuge.push(pfn);
+    return;
+  }
+  freeOne(m, p);
+  m.freeList.push(pfn);
+}
+
+function freeOne(m: Machine, p: Page) {
   p.free = true;
   p.generation++;
   p.dirty = false;
@@ -128,14 +152,16 @@ function freePage(m: Machine, pfn: number) {
   p.mapcount = 0;
   p.lastWriter = Writer.None;
   p.freedAt = m.step;
-  m.freeList.push(pfn);
+  p.refcount = 0;
 }
 
-function dropRef(m: Machine, pfn: number) {
-  const p = m.pages[pfn];
+/** `put_page()`: drops a reference of the page's head (compound_head), freeing it at zero. */
+export function dropRef(m: Machine, pfn: number) {
   if (pfn === ZERO_PFN) return; // the zero page is reserved
+  const h = m.pages[pfn].compoundHead < 0 ? pfn : m.pages[pfn].compoundHead;
+  const p = m.pages[h];
   if (p.refcount <= 0) throw new ModelError(`put_page on pfn ${pfn} with refcount ${p.refcount}`);
-  if (--p.refcount === 0) freePage(m, pfn);
+  if (--p.refcount === 0) freePage(m, h);
 }
 
 /** Applies `e` for thread `tid`, returning the value sent back to the thread. */
@@ -170,6 +196,12 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
     }
     case Op.DownRead: {
       const l = lockOf(m, e.a, e);
+      // lockdep check_deadlock (kernel/locking/lockdep.c v5.0): down_read is a non-recursive read
+      // (read == 1), so taking a rw-semaphore the thread already holds is "possible recursive locking
+      // detected": a writer queued between the two acquisitions deadlocks them (reference §3 B14)
+      if (m.lockInversion === null && t.held.includes(e.a)) {
+        m.lockInversion = `${t.name} takes ${l.name} for read while already holding it: possible recursive locking (a writer queued in between deadlocks both)`;
+      }
       recordLockOrder(m, tid, e.a);
       l.readers.push(tid);
       t.held.push(e.a);
@@ -223,17 +255,26 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       return undefined;
     case Op.Notify: {
       const [start, end] = [e.b, e.c];
-      if (e.a === 0) m.windows.push({ thread: tid, start, end });
-      else if (e.a === 1) {
-        const i = m.windows.findIndex((w) => w.thread === tid && w.start === start && w.end === end);
-        if (i >= 0) m.windows.splice(i, 1);
-        discharge(m, tid, start, end, false, e.d === true); // d: this range_end also calls ->invalidate_range
+      if (e.a === 0) {
+        m.windows.push({ thread: tid, start, end });
       } else if (e.a === 4) {
-        if (m.tables.some((t) => t.mirror)) m.mirrorChecks.push({ thread: tid, start, end });
+        // the call has returned: every callback has run; only now are the secondaries told
+        const i = m.notifying.findLastIndex((n) => n.thread === tid);
+        if (i >= 0) {
+          const n = m.notifying[i];
+          m.notifying.splice(i, 1);
+          if (n.kind === 1) {
+            const w = m.windows.findIndex((x) => x.thread === tid && x.start === n.start && x.end === n.end);
+            if (w >= 0) m.windows.splice(w, 1);
+            if (m.tables.some((t) => t.mirror)) m.mirrorChecks.push({ thread: tid, start: n.start, end: n.end });
+          }
+          // invalidate_page tells both kinds of user; a range_end tells shared-table devices only if it calls ->invalidate_range
+          discharge(m, tid, n.start, n.end, n.kind === 3, n.kind !== 1 || n.alsoRange);
+        }
       } else {
-        discharge(m, tid, start, end, e.a === 3, true); // invalidate_page tells both kinds of user
+        m.notifying.push({ thread: tid, kind: e.a, start, end, alsoRange: e.d === true });
       }
-      m.notified.push(`${tid}:${e.text ?? ''}`);
+      if (e.a !== 4) m.notified.push(`${tid}:${e.text ?? ''}`);
       return undefined;
     }
     case Op.BracketOpen:
@@ -267,23 +308,31 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       return { pfn, generation: p.generation } satisfies PageRef;
     }
     case Op.GetPage:
-      pageOf(m, e.a, e.b, 'get_page').refcount++;
+      head(m, e.a, pageOf(m, e.a, e.b, 'get_page')).refcount++;
       return undefined;
+    case Op.DupMapping: {
+      const pg = pageOf(m, e.a, e.b, 'page_dup_rmap');
+      head(m, e.a, pg).refcount++;
+      pg.mapcount++;
+      return undefined;
+    }
     case Op.GetPageUnlessZero: {
       const p = m.pages[e.a];
-      if (p === undefined || p.free || p.generation !== e.b || p.refcount === 0) return false;
-      p.refcount++;
+      if (p === undefined || p.free || p.generation !== e.b) return false;
+      const h = head(m, e.a, p);
+      if (h.refcount === 0) return false;
+      h.refcount++;
       return true;
     }
     case Op.LockPage:
     case Op.TrylockPage: {
-      const p = pageOf(m, e.a, e.b, e.op === Op.LockPage ? 'lock_page' : 'trylock_page');
+      const p = head(m, e.a, pageOf(m, e.a, e.b, e.op === Op.LockPage ? 'lock_page' : 'trylock_page'));
       if (p.lockedBy !== -1) return false;
       p.lockedBy = tid;
       return true;
     }
     case Op.UnlockPage: {
-      const p = pageOf(m, e.a, e.b, 'unlock_page');
+      const p = head(m, e.a, pageOf(m, e.a, e.b, 'unlock_page'));
       if (p.lockedBy !== tid) throw new ModelError(`unlock_page on pfn ${e.a}, which it has not locked`);
       p.lockedBy = -1;
       return undefined;
@@ -292,44 +341,51 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       const p = pageOf(m, e.a, e.b, 'put_page');
       if (e.c & 1 && e.a !== ZERO_PFN) p.mapcount--;
       // free_swap_cache(): trylock_page() first, so a page locked by reclaim keeps its swap cache
-      if (e.c & 2 && p.swapCache && p.lockedBy === -1) {
-        p.swapCache = false;
-        dropRef(m, e.a);
+      const h = head(m, e.a, p);
+      if (e.c & 2 && h.swapCache && h.lockedBy === -1) {
+        h.swapCache = false;
+        for (let i = 0; i < 1 << h.order; i++) dropRef(m, e.a); // delete_from_swap_cache: page_ref_sub(page, hpage_nr_pages(page))
       }
       dropRef(m, e.a);
       return undefined;
     }
     case Op.SetPageDirty:
-      pageOf(m, e.a, e.b, 'set_page_dirty').dirty = true;
+      head(m, e.a, pageOf(m, e.a, e.b, 'set_page_dirty')).dirty = true;
       return undefined;
     case Op.PageRefFreeze: {
-      const p = pageOf(m, e.a, e.b, 'page_ref_freeze');
+      const hp = m.pages[e.a]?.compoundHead >= 0 ? m.pages[e.a].compoundHead : e.a;
+      const p = head(m, e.a, pageOf(m, e.a, e.b, 'page_ref_freeze'));
       if (p.refcount !== e.c) return false;
       p.refcount = 0;
-      freePage(m, e.a);
+      freePage(m, hp);
       return true;
     }
     case Op.SwapCacheAdd: {
-      const p = pageOf(m, e.a, e.b, 'add_to_swap');
+      const p = head(m, e.a, pageOf(m, e.a, e.b, 'add_to_swap'));
       if (p.swapCache) return false;
       p.swapCache = true;
-      p.refcount++;
+      p.refcount += 1 << p.order; // __add_to_swap_cache: page_ref_add(page, hpage_nr_pages(page))
       p.dirty = true;
       return true;
     }
     case Op.Writeback: {
-      const p = pageOf(m, e.a, e.b, 'pageout');
+      const p = head(m, e.a, pageOf(m, e.a, e.b, 'pageout'));
       const was = p.dirty;
       p.dirty = false;
       return was;
     }
     case Op.PteRead: {
       const pte = m.ptes[e.a];
-      return pte ? { ...pte } : null;
+      return pte ? { ...pte } : m.thpOrder > 0 ? hugeView(m, e.a) : null;
     }
     case Op.PteSet: {
       const pte = e.d as Pte;
       const old = m.ptes[e.a];
+      if (m.thpOrder > 0) {
+        assertNoHugePmd(m, e.a, 'set_pte_at');
+        if (pte.huge) throw new InternalError(`set_pte_at at vpn ${e.a} with a huge PMD's view as the new PTE`);
+        m.pteTables[e.a >> m.thpOrder] = true; // pte_alloc(): pmd_populate if pmd_none
+      }
       if (old && !old.swap && old.pfn !== pte.pfn) throw new ModelError(`set_pte_at over a present PTE mapping pfn ${old.pfn}`);
       if (!pte.swap && pte.pfn !== ZERO_PFN && !(old && !old.swap && old.pfn === pte.pfn)) {
         pageOf(m, pte.pfn, pte.generation, 'set_pte_at').mapcount++;
@@ -341,6 +397,7 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       return undefined;
     }
     case Op.PteClear: {
+      if (m.thpOrder > 0) assertNoHugePmd(m, e.a, 'ptep_get_and_clear');
       const old = m.ptes[e.a];
       m.ptes[e.a] = null;
       if (old && !old.swap && e.c === 1 && old.pfn !== ZERO_PFN) m.pages[old.pfn].mapcount--;
@@ -351,6 +408,16 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       return undefined;
     case Op.VmaLookup:
       return m.vma[e.a] === true;
+    case Op.VmaAllows:
+      return m.vma[e.a] === true && (e.b === 0 || m.vmaWritable[e.a] === true);
+    case Op.VmaProtect:
+      for (let v = e.a; v < e.a + e.b && v < m.nPages; v++) m.vmaWritable[v] = e.c === 1;
+      return undefined;
+    case Op.PageMapcount: {
+      // page_mapcount(): the PTE maps of the subpage plus the huge PMD maps of its THP
+      const p = pageOf(m, e.a, e.b, 'page_mapcount');
+      return p.mapcount + head(m, e.a, p).compoundMapcount;
+    }
     case Op.VmaDetach:
       for (let v = e.a; v < e.a + e.b && v < m.nPages; v++) m.vma[v] = false;
       return undefined;
@@ -385,6 +452,15 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       }
       return true;
     }
+    case Op.AllocHugePage:
+    case Op.PmdRead:
+    case Op.PmdSet:
+    case Op.PmdClear:
+    case Op.PmdSplit:
+    case Op.CompoundHead:
+    case Op.PageCount:
+    case Op.SplitHugePage:
+      return applyHugeEffect(m, tid, e);
   }
 }
 

@@ -47,6 +47,8 @@ export const enum Op {
   GetPage,
   GetPageUnlessZero,
   PutPage,
+  /** `get_page()` + `page_dup_rmap()`: another mm (the fork child) maps the page too. */
+  DupMapping,
   SetPageDirty,
   /** `lock_page()`: sleeps while PG_locked is set by another thread. */
   LockPage,
@@ -64,6 +66,12 @@ export const enum Op {
   TlbFlush,
   VmaLookup,
   VmaDetach,
+  /** `find_vma()` + the access check of the fault/gup paths: the page is in a VMA that allows the access (b = 1: write). */
+  VmaAllows,
+  /** `mprotect_fixup()`: VM_WRITE of the VMA over [a, a + b) set to c. */
+  VmaProtect,
+  /** `page_mapcount()`: how many PTEs map the page (reuse_swap_page reads it). */
+  PageMapcount,
   // --- secondary MMU ---
   SpteRead,
   SpteSet,
@@ -81,6 +89,26 @@ export const enum Op {
   BracketClose,
   /** Pure annotation of a decision the thread made from values it already read (no shared state). */
   Note,
+  // --- transparent huge pages (mm/huge_memory.c; applied by runtime/apply-huge.ts) ---
+  /** `alloc_hugepage_vma()` + `prep_transhuge_page()`: a THP of the machine's order; returns its head. */
+  AllocHugePage,
+  /** Reads the PMD of the region holding vpn `a`: its huge PMD, `'table'` (a PTE table) or null (pmd_none). */
+  PmdRead,
+  /** `set_pmd_at()` of the region at vpn `a` (d: the Pmd); a new mapping also does `page_add_new_anon_rmap(compound)`. */
+  PmdSet,
+  /** `pmdp_huge_get_and_clear()` (b = 1: `pmdp_huge_clear_flush`); c = 1 also `page_remove_rmap(page, true)`. Returns the old Pmd. */
+  PmdClear,
+  /** `__split_huge_pmd_locked()` of the region at vpn `a` (b = 1: freeze, migration entries): the PMD becomes a PTE table. */
+  PmdSplit,
+  /** `compound_head()` + `compound_order()` of page `a` (generation `b`): `{pfn, generation, order}` of its head. */
+  CompoundHead,
+  /** `page_count()` of the (head) page and its `total_mapcount()`: `[refcount, mapcount]`. */
+  PageCount,
+  /**
+   * split_huge_page_to_list's `if (!mapcount && page_ref_freeze(head, c))` then `__split_huge_page()`:
+   * the THP at `a` becomes order-0 pages. Returns whether it did.
+   */
+  SplitHugePage,
 }
 
 /** An effect: one atomic step. `a`, `b`, `c`, `d` are the op's operands (handles or values). */
@@ -111,6 +139,7 @@ export function mightSleep(e: Effect): boolean {
     case Op.WaitCounterChange:
       return true;
     case Op.AllocPage:
+    case Op.AllocHugePage:
       return e.b !== 0; // b = 1: GFP_KERNEL (may sleep), 0: GFP_ATOMIC
     default:
       return false;

@@ -21,6 +21,8 @@ export const enum Obj {
   Thread = 9,
   /** The notifier dispatcher's record of open start/end brackets. */
   Bracket = 10,
+  /** A PMD (one per aligned THP region). */
+  Pmd = 11,
 }
 
 /** Bit masks of object kinds, for cheap "may this step affect that invariant" tests. */
@@ -34,9 +36,16 @@ export const K_ALLOC = 1 << Obj.Allocator;
 export const K_TLB = 1 << Obj.CpuTlb;
 export const K_THREAD = 1 << Obj.Thread;
 export const K_BRACKET = 1 << Obj.Bracket;
+export const K_PMD = 1 << Obj.Pmd;
 
 export function objId(kind: Obj, index: number): number {
   return (kind << 24) | index;
+}
+
+/** The object of page `pfn`: its THP head's (compound_head), where the refcount and flags live. */
+function pageObj(m: Machine, pfn: number): number {
+  const p = m.pages[pfn];
+  return objId(Obj.Page, p !== undefined && p.compoundHead >= 0 ? p.compoundHead : pfn);
 }
 
 /** Per op: the kinds of object it may write. */
@@ -71,6 +80,7 @@ w(Op.Write, K_COUNTER);
 w(Op.Add, K_COUNTER);
 w(Op.AllocPage, K_PAGE | K_ALLOC);
 w(Op.GetPage, K_PAGE);
+w(Op.DupMapping, K_PAGE);
 w(Op.GetPageUnlessZero, K_PAGE);
 w(Op.PutPage, K_PAGE | K_ALLOC);
 w(Op.SetPageDirty, K_PAGE);
@@ -85,11 +95,23 @@ w(Op.PteSet, K_PTE | K_PAGE | K_BRACKET);
 w(Op.PteClear, K_PTE | K_PAGE | K_BRACKET);
 w(Op.TlbFlush, K_TLB);
 w(Op.VmaLookup, 0);
+w(Op.VmaAllows, 0);
+w(Op.VmaProtect, K_VMA);
+w(Op.PageMapcount, 0);
 w(Op.VmaDetach, K_VMA);
 w(Op.SpteRead, 0);
 w(Op.SpteSet, K_SPTE);
 w(Op.SpteClearRange, K_SPTE);
 w(Op.DeviceAccess, K_PAGE);
+
+w(Op.AllocHugePage, K_PAGE | K_ALLOC);
+w(Op.PmdRead, 0);
+w(Op.PmdSet, K_PMD | K_PAGE | K_BRACKET);
+w(Op.PmdClear, K_PMD | K_PAGE | K_BRACKET);
+w(Op.PmdSplit, K_PMD | K_PTE | K_PAGE | K_BRACKET | K_ALLOC);
+w(Op.CompoundHead, 0);
+w(Op.PageCount, 0);
+w(Op.SplitHugePage, K_PAGE);
 
 export function writeKinds(op: Op): number {
   return WRITES[op];
@@ -146,30 +168,41 @@ export function footprint(m: Machine, tid: number, e: Effect): Footprint {
     case Op.LockPage:
     case Op.TrylockPage:
     case Op.UnlockPage:
-      return { reads: [], writes: [objId(Obj.Page, e.a)], sync: true };
+      return { reads: [], writes: [pageObj(m, e.a)], sync: true };
     case Op.GetPage:
+    case Op.DupMapping:
     case Op.GetPageUnlessZero:
     case Op.SetPageDirty:
     case Op.SwapCacheAdd:
     case Op.Writeback:
-      return { reads: [], writes: [objId(Obj.Page, e.a)], sync: false };
+      return { reads: [], writes: [pageObj(m, e.a)], sync: false };
     case Op.PutPage:
     case Op.PageRefFreeze:
-      return { reads: [], writes: [objId(Obj.Page, e.a), objId(Obj.Allocator, 0)], sync: false };
+      return { reads: [], writes: [pageObj(m, e.a), objId(Obj.Allocator, 0)], sync: false };
     case Op.PteRead:
-      return { reads: [objId(Obj.Pte, e.a)], writes: [], sync: false };
+      // under THP a page-table read also reads the region's PMD (a huge PMD answers it)
+      return { reads: m.thpOrder > 0 ? [objId(Obj.Pte, e.a), objId(Obj.Pmd, e.a >> m.thpOrder)] : [objId(Obj.Pte, e.a)], writes: [], sync: false };
     case Op.PteSet:
     case Op.PteClear: {
       const cur = m.ptes[e.a];
       const writes = [objId(Obj.Pte, e.a)];
-      if (cur && !cur.swap) writes.push(objId(Obj.Page, cur.pfn));
-      if (e.op === Op.PteSet) writes.push(objId(Obj.Page, (e.d as { pfn: number }).pfn));
+      if (m.thpOrder > 0) writes.push(objId(Obj.Pmd, e.a >> m.thpOrder)); // pte_alloc populates the PMD
+      if (cur && !cur.swap) writes.push(pageObj(m, cur.pfn));
+      if (e.op === Op.PteSet) writes.push(pageObj(m, (e.d as { pfn: number }).pfn));
       return { reads: [], writes, sync: false };
     }
     case Op.TlbFlush:
       return { reads: [], writes: [objId(Obj.CpuTlb, 0)], sync: false };
     case Op.VmaLookup:
+    case Op.VmaAllows:
       return { reads: [objId(Obj.Vma, e.a)], writes: [], sync: false };
+    case Op.PageMapcount:
+      return { reads: [pageObj(m, e.a)], writes: [], sync: false };
+    case Op.VmaProtect: {
+      const writes: number[] = [];
+      for (let v = e.a; v < e.a + e.b && v < m.nPages; v++) writes.push(objId(Obj.Vma, v));
+      return { reads: [], writes, sync: false };
+    }
     case Op.VmaDetach: {
       const writes: number[] = [];
       for (let v = e.a; v < e.a + e.b && v < m.nPages; v++) writes.push(objId(Obj.Vma, v));
@@ -187,7 +220,51 @@ export function footprint(m: Machine, tid: number, e: Effect): Footprint {
     case Op.DeviceAccess: {
       const s = m.tables[e.a]?.entries[e.b];
       const reads = [objId(Obj.Spte, e.a * 4096 + e.b)];
-      return { reads, writes: s ? [objId(Obj.Page, s.pfn)] : [], sync: false };
+      return { reads, writes: s ? [pageObj(m, s.pfn)] : [], sync: false };
     }
+    case Op.AllocHugePage:
+    case Op.PmdRead:
+    case Op.PmdSet:
+    case Op.PmdClear:
+    case Op.PmdSplit:
+    case Op.CompoundHead:
+    case Op.PageCount:
+    case Op.SplitHugePage:
+      return hugeFootprint(m, e);
+  }
+}
+
+/**
+ * THP effects. Page objects are the head's: the refcount, PG_locked, PG_dirty and PG_swapcache
+ * of a THP live on its head, so two effects on different subpages of one THP do not commute.
+ */
+function hugeFootprint(m: Machine, e: Effect): Footprint {
+  const nr = 1 << m.thpOrder;
+  const region = e.a >> m.thpOrder;
+  const pmd = objId(Obj.Pmd, region);
+  const headObj = (pfn: number) => pageObj(m, pfn);
+  switch (e.op) {
+    case Op.AllocHugePage: {
+      const next = m.freeHuge.length > 0 ? m.freeHuge[m.freeHuge.length - 1] : m.pages.length;
+      return { reads: [], writes: [objId(Obj.Allocator, 0), objId(Obj.Page, next)], sync: false };
+    }
+    case Op.PmdRead:
+      return { reads: [pmd], writes: [], sync: false };
+    case Op.PmdSet:
+    case Op.PmdClear:
+    case Op.PmdSplit: {
+      const cur = m.pmds[region];
+      const writes = [pmd];
+      for (let v = region * nr; v < (region + 1) * nr; v++) writes.push(objId(Obj.Pte, v));
+      if (cur) writes.push(objId(Obj.Page, cur.pfn));
+      if (e.op === Op.PmdSet) writes.push(objId(Obj.Page, (e.d as { pfn: number }).pfn));
+      if (e.op === Op.PmdSplit) writes.push(objId(Obj.Allocator, 0));
+      return { reads: [], writes, sync: false };
+    }
+    case Op.CompoundHead:
+    case Op.PageCount:
+      return { reads: [headObj(e.a)], writes: [], sync: false };
+    default:
+      return { reads: [], writes: [headObj(e.a), objId(Obj.Allocator, 0)], sync: false };
   }
 }

@@ -5,6 +5,7 @@
  * Nothing outside this value changes during an execution, so an execution can be reset (build a new
  * machine), copied (`cloneMachine`), hashed and printed.
  */
+import { UsageError } from './errors';
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
@@ -34,6 +35,12 @@ export interface Page {
   lastWriter: Writer;
   /** Step at which the page was last freed (-1 if never): reports say when. */
   freedAt: number;
+  /** `compound_order()`: the THP's order on its head page, 0 on order-0 and tail pages. */
+  order: number;
+  /** `compound_head()` of a tail page (its head's pfn); -1 on head and order-0 pages. */
+  compoundHead: number;
+  /** The head's `compound_mapcount`: huge PMDs mapping the THP (0 on other pages). */
+  compoundMapcount: number;
 }
 
 /** A primary PTE. `swap` entries keep the pfn of the swap-cache page they were unmapped from. */
@@ -44,6 +51,22 @@ export interface Pte {
   dirty: boolean;
   young: boolean;
   swap: boolean;
+  /** With `swap`: a migration entry (`make_migration_entry`), installed while a THP is split (freeze). */
+  migration?: boolean;
+  /**
+   * Only in what a page-table read returns: the page is mapped by a huge PMD (`pmd_trans_huge`), and
+   * this is the view of its subpage at the address read. Never stored in `ptes`.
+   */
+  huge?: boolean;
+}
+
+/** A huge PMD (`pmd_trans_huge`): maps the aligned region of 2^thpOrder pages to the THP at `pfn` (its head). */
+export interface Pmd {
+  pfn: number;
+  generation: number;
+  writable: boolean;
+  dirty: boolean;
+  young: boolean;
 }
 
 /** A secondary-MMU entry (an spte): what the device uses to reach memory. */
@@ -133,6 +156,8 @@ export interface Machine {
   ptes: (Pte | null)[];
   /** Whether each virtual page still lies inside a VMA (munmap detaches). */
   vma: boolean[];
+  /** VM_WRITE of the VMA each virtual page lies in (mprotect changes it). */
+  vmaWritable: boolean[];
   locks: Lock[];
   counters: number[];
   readonly counterNames: string[];
@@ -153,14 +178,24 @@ export interface Machine {
   lockOrder: number[];
   /** The first lock-order inversion seen, for the no-deadlock invariant to report. */
   lockInversion: string | null;
+  /** Notifier calls under way (range_end, invalidate_range, invalidate_page): their callbacks are running. */
+  notifying: { readonly thread: number; readonly kind: number; readonly start: number; readonly end: number; readonly alsoRange: boolean }[];
   /** Invalidations that completed (range_end returned), to check mirrors against when their thread finishes. */
   mirrorChecks: CoverWindow[];
   /** Global step counter (number of effects applied so far). */
   step: number;
+  /** `HPAGE_PMD_ORDER` of this execution: 0 without transparent huge pages (see `enableThp`). */
+  thpOrder: number;
+  /** Per aligned region of 2^thpOrder pages (`vpn >> thpOrder`): its huge PMD, or null. Empty without THP. */
+  pmds: (Pmd | null)[];
+  /** Per region: whether its PMD points to a PTE table (`pmd_populate`), so a fault there is a PTE fault. */
+  pteTables: boolean[];
+  /** Heads of freed THPs, reused LIFO by the next huge allocation (order-0 pages use `freeList`). */
+  freeHuge: number[];
 }
 
 export function newPage(): Page {
-  return { refcount: 0, mapcount: 0, free: true, generation: 0, dirty: false, swapCache: false, lockedBy: -1, lastWriter: Writer.None, freedAt: -1 };
+  return { refcount: 0, mapcount: 0, free: true, generation: 0, dirty: false, swapCache: false, lockedBy: -1, lastWriter: Writer.None, freedAt: -1, order: 0, compoundHead: -1, compoundMapcount: 0 };
 }
 
 export function createMachine(nPages: number): Machine {
@@ -169,7 +204,7 @@ export function createMachine(nPages: number): Machine {
   zero.refcount = 1; // the zero page is reserved and never freed
   const ptes: (Pte | null)[] = new Array(nPages).fill(null);
   const vma: boolean[] = new Array(nPages).fill(true);
-  return { nPages, pages: [zero], freeList: [], ptes, vma, locks: [], counters: [], counterNames: [], tables: [], threads: [], brackets: [], unpairedEnd: null, hasNotifiers: false, windows: [], obligations: [], notified: [], lockOrder: [], lockInversion: null, mirrorChecks: [], step: 0 };
+  return { nPages, pages: [zero], freeList: [], ptes, vma, vmaWritable: new Array(nPages).fill(true), locks: [], counters: [], counterNames: [], tables: [], threads: [], brackets: [], unpairedEnd: null, hasNotifiers: false, windows: [], obligations: [], notified: [], lockOrder: [], lockInversion: null, notifying: [], mirrorChecks: [], step: 0, thpOrder: 0, pmds: [], pteTables: [], freeHuge: [] };
 }
 
 export function addLock(m: Machine, kind: LockKind, name: string): number {
@@ -208,6 +243,7 @@ export function cloneMachine(m: Machine): Machine {
     freeList: m.freeList.slice(),
     ptes: m.ptes.map((p) => (p ? { ...p } : null)),
     vma: m.vma.slice(),
+    vmaWritable: m.vmaWritable.slice(),
     locks: m.locks.map((l) => ({ ...l, readers: l.readers.slice() })),
     counters: m.counters.slice(),
     counterNames: m.counterNames.slice(),
@@ -221,7 +257,31 @@ export function cloneMachine(m: Machine): Machine {
     notified: m.notified.slice(),
     lockOrder: m.lockOrder.slice(),
     lockInversion: m.lockInversion,
+    notifying: m.notifying.slice(),
     mirrorChecks: m.mirrorChecks.slice(),
     step: m.step,
+    thpOrder: m.thpOrder,
+    pmds: m.pmds.map((x) => (x ? { ...x } : null)),
+    pteTables: m.pteTables.slice(),
+    freeHuge: m.freeHuge.slice(),
   };
+}
+
+/**
+ * Turns transparent huge pages on for a new machine (`transparent_hugepage=always`): THPs of
+ * `order` (HPAGE_PMD_ORDER; small, so state spaces stay tractable), one PMD per aligned region of
+ * 2^order pages. `VMA_BASE` is aligned for every order up to 8.
+ */
+export function enableThp(m: Machine, order: number): void {
+  if (!Number.isInteger(order) || order < 1 || order > 8) throw new UsageError(`thpOrder must be an integer in [1, 8], not ${order}`);
+  const regions = Math.ceil(m.nPages / (1 << order));
+  m.thpOrder = order;
+  m.pmds = new Array(regions).fill(null);
+  m.pteTables = new Array(regions).fill(false);
+}
+
+/** `compound_head()`: the pfn of the head of the page at `pfn` (itself unless it is a THP tail). */
+export function headPfn(m: Machine, pfn: number): number {
+  const h = m.pages[pfn].compoundHead;
+  return h < 0 ? pfn : h;
 }

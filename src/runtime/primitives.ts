@@ -154,6 +154,10 @@ export function allocPage(gfpKernel: boolean, at: Site): Gen<PageRef> {
 export function getPage(page: PageRef, at: Site): Gen {
   return step(effect(Op.GetPage, at, page.pfn, page.generation));
 }
+/** `get_page()` + `page_dup_rmap()`: a mapping of the page in another mm (the fork child's). */
+export function dupMapping(page: PageRef, at: Site): Gen {
+  return step(effect(Op.DupMapping, at, page.pfn, page.generation));
+}
 /** `get_page_unless_zero()` / `page_cache_get_speculative()`: fails on a page being freed. */
 export function getPageUnlessZero(page: PageRef, at: Site): Gen<boolean> {
   return step(effect(Op.GetPageUnlessZero, at, page.pfn, page.generation));
@@ -218,6 +222,18 @@ export function tlbFlush(startVpn: number, endVpn: number, at: Site): Gen {
 /** `find_vma()`: whether `vpn` lies in a VMA. */
 export function vmaLookup(vpn: number, at: Site): Gen<boolean> {
   return step(effect(Op.VmaLookup, at, vpn));
+}
+/** `find_vma()` and the access check (`access_error()`, `check_vma_flags()`): in a VMA that allows a read / write. */
+export function vmaAllows(vpn: number, write: boolean, at: Site): Gen<boolean> {
+  return step(effect(Op.VmaAllows, at, vpn, write ? 1 : 0));
+}
+/** `mprotect_fixup()`: VM_WRITE of [vpn, vpn + n) becomes `writable`. */
+export function vmaProtect(vpn: number, n: number, writable: boolean, at: Site): Gen {
+  return step(effect(Op.VmaProtect, at, vpn, n, writable ? 1 : 0));
+}
+/** `page_mapcount()`. */
+export function pageMapcount(page: PageRef, at: Site): Gen<number> {
+  return step(effect(Op.PageMapcount, at, page.pfn, page.generation));
 }
 /** `detach_vmas_to_be_unmapped()`: `[vpn, vpn + n)` leaves the VMA list. */
 export function vmaDetach(vpn: number, n: number, at: Site): Gen {

@@ -21,10 +21,23 @@ export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitr
   const page = fc.oneof(fc.constant(0), fc.nat({ max: b.pages - 1 }));
   const access = fc.record({ op: fc.constant('access' as const), page, write: fc.boolean() });
   const munmap = fc.record({ op: fc.constant('munmap' as const), page, pages: fc.integer({ min: 1, max: 2 }) }).map((o) => ({ ...o, pages: Math.min(o.pages, b.pages - o.page) }));
+  const span = <T extends { page: number; pages: number }>(o: T): T => ({ ...o, pages: Math.min(o.pages, b.pages - o.page) });
+  const mprotect = fc.record({ op: fc.constant('mprotect' as const), page, pages: fc.integer({ min: 1, max: 2 }), writable: fc.boolean() }).map(span);
+  const dontneed = fc.record({ op: fc.constant('dontneed' as const), page, pages: fc.integer({ min: 1, max: 2 }) }).map(span);
+  const fork = fc.constant({ op: 'fork' as const });
   const reclaim = fc.record({ op: fc.constant('reclaim' as const), page });
   return fc
     .record({
-      cpu: fc.array(fc.oneof(access, munmap), { maxLength: b.maxOpsPerThread }),
+      cpu: fc.array(
+        fc.oneof(
+          { arbitrary: access, weight: 4 },
+          { arbitrary: munmap, weight: 2 },
+          { arbitrary: mprotect, weight: 1 },
+          { arbitrary: dontneed, weight: 1 },
+          { arbitrary: fork, weight: 1 },
+        ),
+        { maxLength: b.maxOpsPerThread },
+      ),
       reclaim: fc.array(reclaim, { maxLength: Math.min(2, b.maxOpsPerThread) }),
       device: fc.array(access, { maxLength: b.maxOpsPerThread }),
       oom: b.oom ? fc.array(fc.constant({ op: 'reap' as const }), { maxLength: 1 }) : fc.constant([]),

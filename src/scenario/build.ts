@@ -9,6 +9,9 @@ import { createMm } from '../kernel/mm';
 import { vmMunmap } from '../kernel/mmap';
 import { shrinkPage } from '../kernel/vmscan';
 import { oomReap } from '../kernel/oom_kill';
+import { mprotect } from '../kernel/mprotect';
+import { madviseDontneed } from '../kernel/madvise';
+import { fork } from '../kernel/fork';
 import type { NotifierDefinition, NotifierInstance, SetupApi } from '../notifier/definition';
 import { kernelApi } from '../notifier/kernel-api';
 import { ModelError } from '../runtime/errors';
@@ -82,10 +85,13 @@ function* deviceThread(kc: KernelContext, n: NotifierInstance, ops: ThreadScenar
   }
 }
 
-function* cpuThread(kc: KernelContext, ops: ThreadScenario['ops']): Gen {
+function* cpuThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages: number): Gen {
   for (const op of ops) {
     if (op.op === 'access') yield* userAccess(kc, op.page, op.write);
     else if (op.op === 'munmap') yield* vmMunmap(kc, op.page, op.pages);
+    else if (op.op === 'mprotect') yield* mprotect(kc, op.page, op.pages, op.writable);
+    else if (op.op === 'dontneed') yield* madviseDontneed(kc, op.page, op.pages);
+    else if (op.op === 'fork') yield* fork(kc, vmaPages);
   }
 }
 
@@ -114,7 +120,7 @@ export function buildExecution(era: Era, drivers: readonly NotifierDefinition<an
     m.threads.push({ name, atomic: 0, nonBlock: 0, retries: 0, held: [], done: false });
     const body =
       t.kind === 'cpu'
-        ? cpuThread(kc, t.ops)
+        ? cpuThread(kc, t.ops, nPages)
         : t.kind === 'reclaim'
           ? reclaimThread(kc, t.ops, nPages)
           : t.kind === 'oom'

@@ -16,6 +16,23 @@ export interface Munmap {
   readonly page: number;
   readonly pages: number;
 }
+/** `mprotect()` of `pages` pages at `page`: read-only, or read-write again. */
+export interface Mprotect {
+  readonly op: 'mprotect';
+  readonly page: number;
+  readonly pages: number;
+  readonly writable: boolean;
+}
+/** `madvise(MADV_DONTNEED)` of `pages` pages at `page`. */
+export interface MadviseDontneed {
+  readonly op: 'dontneed';
+  readonly page: number;
+  readonly pages: number;
+}
+/** `fork()`: the child shares every page copy-on-write (the child itself is not modelled further). */
+export interface Fork {
+  readonly op: 'fork';
+}
 /** Reclaim (swap-out) of the page mapped at `page`. */
 export interface Reclaim {
   readonly op: 'reclaim';
@@ -32,8 +49,10 @@ export interface DeviceAccess {
   readonly write: boolean;
 }
 
+export type CpuOp = CpuAccess | Munmap | Mprotect | MadviseDontneed | Fork;
+
 export type ThreadScenario =
-  | { readonly kind: 'cpu'; readonly ops: readonly (CpuAccess | Munmap)[] }
+  | { readonly kind: 'cpu'; readonly ops: readonly CpuOp[] }
   | { readonly kind: 'reclaim'; readonly ops: readonly Reclaim[] }
   | { readonly kind: 'device'; readonly ops: readonly DeviceAccess[] }
   | { readonly kind: 'oom'; readonly ops: readonly OomReap[] };
@@ -58,8 +77,14 @@ export function scenarioOps(s: Scenario): number {
   return s.threads.reduce((n, t) => n + t.ops.length, 0);
 }
 
-function opText(kind: ThreadScenario['kind'], op: CpuAccess | Munmap | Reclaim | DeviceAccess | OomReap): string {
+function opText(kind: ThreadScenario['kind'], op: CpuOp | Reclaim | DeviceAccess | OomReap): string {
   switch (op.op) {
+    case 'mprotect':
+      return `mprotect(${op.page}, ${op.pages}, ${op.writable ? 'rw' : 'ro'})`;
+    case 'dontneed':
+      return `madvise_dontneed(${op.page}, ${op.pages})`;
+    case 'fork':
+      return 'fork()';
     case 'reap':
       return 'oom_reap()';
     case 'access':
@@ -90,12 +115,13 @@ export function validateScenario(x: unknown): Scenario {
     if (!['cpu', 'reclaim', 'device', 'oom'].includes(t?.kind)) bad(`unknown thread kind '${String(t?.kind)}'`);
     if (!Array.isArray(t.ops) || t.ops.length > 16) bad('ops must be an array of at most 16 operations');
     for (const op of t.ops as unknown as readonly Record<string, unknown>[]) {
-      const allowed = t.kind === 'cpu' ? ['access', 'munmap'] : t.kind === 'reclaim' ? ['reclaim'] : t.kind === 'oom' ? ['reap'] : ['access'];
-      if (op.op !== 'reap' && !page(op.page)) bad(`page must be an integer in [0, ${MAX_PAGES})`);
+      const allowed = t.kind === 'cpu' ? ['access', 'munmap', 'mprotect', 'dontneed', 'fork'] : t.kind === 'reclaim' ? ['reclaim'] : t.kind === 'oom' ? ['reap'] : ['access'];
+      if (op.op !== 'reap' && op.op !== 'fork' && !page(op.page)) bad(`page must be an integer in [0, ${MAX_PAGES})`);
+      if (op.op === 'mprotect' && typeof op.writable !== 'boolean') bad('mprotect needs writable: boolean');
       if (!allowed.includes(op.op as string)) bad(`operation '${String(op.op)}' is not one a ${t.kind} thread does`);
       if (op.op === 'access' && typeof op.write !== 'boolean') bad('access needs write: boolean');
-      if (op.op === 'munmap' && !(Number.isInteger(op.pages) && (op.pages as number) >= 1 && (op.page as number) + (op.pages as number) <= MAX_PAGES)) {
-        bad('munmap needs pages >= 1 within the VMA');
+      if ((op.op === 'munmap' || op.op === 'mprotect' || op.op === 'dontneed') && !(Number.isInteger(op.pages) && (op.pages as number) >= 1 && (op.page as number) + (op.pages as number) <= MAX_PAGES)) {
+        bad(`${String(op.op)} needs pages >= 1 within the VMA`);
       }
     }
   }

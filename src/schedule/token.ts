@@ -12,10 +12,51 @@ const PREFIX = 'mr1.';
 
 type Compact = [kernel: string, driver: string, threads: [string, (string | number)[][]][], preemptions: number[], maxSteps: number, invariants?: string[]];
 
+type AnyOp = Case['scenario']['threads'][number]['ops'][number];
+
+/** One operation as a short array: a one-letter code and its operands. */
+function encodeOp(o: AnyOp): (string | number)[] {
+  switch (o.op) {
+    case 'reap':
+      return ['o'];
+    case 'fork':
+      return ['f'];
+    case 'munmap':
+      return ['u', o.page, o.pages];
+    case 'dontneed':
+      return ['d', o.page, o.pages];
+    case 'mprotect':
+      return ['p', o.page, o.pages, o.writable ? 1 : 0];
+    case 'reclaim':
+      return ['r', o.page];
+    case 'access':
+      return [o.write ? 'w' : 'a', o.page];
+  }
+}
+
+function decodeOp(o: (string | number)[]): unknown {
+  switch (o[0]) {
+    case 'o':
+      return { op: 'reap' };
+    case 'f':
+      return { op: 'fork' };
+    case 'u':
+      return { op: 'munmap', page: o[1], pages: o[2] };
+    case 'd':
+      return { op: 'dontneed', page: o[1], pages: o[2] };
+    case 'p':
+      return { op: 'mprotect', page: o[1], pages: o[2], writable: o[3] === 1 };
+    case 'r':
+      return { op: 'reclaim', page: o[1] };
+    default:
+      return { op: 'access', page: o[1], write: o[0] === 'w' };
+  }
+}
+
 export function encodeToken(c: Case): string {
   const threads = c.scenario.threads.map((t): [string, (string | number)[][]] => [
     t.kind,
-    t.ops.map((o) => (o.op === 'reap' ? ['o'] : o.op === 'munmap' ? ['u', o.page, o.pages] : o.op === 'reclaim' ? ['r', o.page] : [o.write ? 'w' : 'a', o.page])),
+    t.ops.map((o) => encodeOp(o)),
   ]);
   const compact: Compact = [c.kernel, c.driver, threads, c.preemptions.flatMap((p) => [p.thread, p.after, p.to]), c.maxSteps];
   if (c.invariants !== undefined) compact.push(c.invariants.slice());
@@ -48,15 +89,7 @@ export function decodeToken(token: string): Case {
   const scenario = validateScenario({
     threads: threads.map(([kind, ops]) => ({
       kind,
-      ops: (ops ?? []).map((o) =>
-        o[0] === 'o'
-          ? { op: 'reap' }
-          : o[0] === 'u'
-            ? { op: 'munmap', page: o[1], pages: o[2] }
-            : o[0] === 'r'
-              ? { op: 'reclaim', page: o[1] }
-              : { op: 'access', page: o[1], write: o[0] === 'w' },
-      ),
+      ops: (ops ?? []).map((o) => decodeOp(o)),
     })),
   });
   const preemptions = [];

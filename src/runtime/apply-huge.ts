@@ -1,0 +1,201 @@
+/**
+ * The semantics of the transparent-huge-page effects (effect.ts `AllocHugePage` … `SplitHugePage`),
+ * and the compound-page rules the page effects of apply.ts follow:
+ *
+ * - a THP is 2^thpOrder consecutive pfns; the head carries the refcount (`get_page`/`put_page` go
+ *   to `compound_head()`), `PG_locked`, `PG_dirty` and `PG_swapcache` (include/linux/page-flags.h
+ *   v4.13: PF_NO_TAIL / PF_HEAD), and `compound_mapcount` (huge PMDs); each subpage has its own
+ *   `_mapcount` (PTEs) and generation;
+ * - a THP is freed whole: every subpage goes free and gets its generation bumped (`free_compound_page`);
+ * - a huge PMD maps the aligned region of 2^thpOrder pages; a page-table read of an address under it
+ *   returns its subpage's view (`Pte.huge`); PTE effects on such an address are a checker bug.
+ */
+import { Op, type Effect } from './effect';
+import { InternalError, ModelError } from './errors';
+import { newPage, type Machine, type Pmd, type Pte } from './machine';
+import { dropRef, mappingChanged, pageOf } from './apply';
+import type { PageRef } from './primitives';
+
+/** What `CompoundHead` returns. */
+export interface CompoundHeadRef extends PageRef {
+  /** `compound_order()` of the head: 0 for an order-0 page. */
+  readonly order: number;
+}
+
+function region(m: Machine, vpn: number): number {
+  if (m.thpOrder === 0) throw new InternalError(`a PMD effect at vpn ${vpn} on a machine without THP`);
+  return vpn >> m.thpOrder;
+}
+
+/** The subpage view of a huge PMD at `vpn`, or null when no huge PMD maps it (the hot path: one test). */
+export function hugeView(m: Machine, vpn: number): Pte | null {
+  const pmd = m.pmds[vpn >> m.thpOrder];
+  if (!pmd) return null;
+  const pfn = pmd.pfn + (vpn & ((1 << m.thpOrder) - 1));
+  return { pfn, generation: m.pages[pfn].generation, writable: pmd.writable, dirty: pmd.dirty, young: pmd.young, swap: false, huge: true };
+}
+
+/** A PTE effect at `vpn` under a huge PMD: the core-VM model forgot `pmd_trans_huge()` (split or zap the PMD first). */
+export function assertNoHugePmd(m: Machine, vpn: number, what: string): void {
+  if (m.thpOrder > 0 && m.pmds[vpn >> m.thpOrder]) {
+    throw new InternalError(`${what} at vpn ${vpn}, which a huge PMD maps: a call site is not THP-aware (pmd_trans_huge() not checked)`);
+  }
+}
+
+/** Every subpage of the region's huge PMD changed its mapping (a PMD change is a change of each page it mapped). */
+function regionChanged(m: Machine, tid: number, r: number) {
+  const nr = 1 << m.thpOrder;
+  for (let v = r * nr; v < (r + 1) * nr && v < m.nPages; v++) mappingChanged(m, tid, v);
+}
+
+/** `alloc_hugepage_vma()`: a freed THP's pfns again (LIFO), else 2^order new pfns. */
+function allocHugePage(m: Machine): PageRef {
+  const nr = 1 << m.thpOrder;
+  if (m.thpOrder === 0) throw new InternalError('alloc_hugepage_vma on a machine without THP');
+  let head = m.freeHuge.pop();
+  if (head === undefined) {
+    head = m.pages.length;
+    for (let i = 0; i < nr; i++) m.pages.push(newPage());
+  }
+  for (let i = 0; i < nr; i++) {
+    const p = m.pages[head + i];
+    p.free = false;
+    p.refcount = i === 0 ? 1 : 0;
+    p.mapcount = 0;
+    p.order = i === 0 ? m.thpOrder : 0;
+    p.compoundHead = i === 0 ? -1 : head;
+    p.compoundMapcount = 0;
+  }
+  return { pfn: head, generation: m.pages[head].generation };
+}
+
+function pmdSet(m: Machine, tid: number, e: Effect) {
+  const r = region(m, e.a);
+  const pmd = e.d as Pmd;
+  const old = m.pmds[r];
+  if (!old && m.pteTables[r]) throw new InternalError(`set_pmd_at over a PTE table at vpn ${e.a}`);
+  if (old && old.pfn !== pmd.pfn) throw new ModelError(`set_pmd_at over a present huge PMD mapping pfn ${old.pfn}`);
+  if (!old) {
+    const head = pageOf(m, pmd.pfn, pmd.generation, 'set_pmd_at');
+    if (head.order !== m.thpOrder) throw new InternalError(`set_pmd_at of pfn ${pmd.pfn}, which is not a THP head`);
+    head.compoundMapcount++; // page_add_new_anon_rmap(page, vma, haddr, true)
+  } else if (old.generation !== pmd.generation || (old.writable && !pmd.writable)) {
+    regionChanged(m, tid, r);
+  }
+  m.pmds[r] = { ...pmd };
+}
+
+function pmdClear(m: Machine, tid: number, e: Effect): Pmd | null {
+  const r = region(m, e.a);
+  const old = m.pmds[r];
+  if (!old) return null;
+  m.pmds[r] = null;
+  if (e.c === 1) m.pages[old.pfn].compoundMapcount--; // page_remove_rmap(page, true)
+  regionChanged(m, tid, r);
+  return { ...old };
+}
+
+/**
+ * `__split_huge_pmd_locked()` (mm/huge_memory.c v4.13) for an anonymous THP: `page_ref_add(page,
+ * HPAGE_PMD_NR - 1)`; one PTE per subpage (present with the PMD's write and young bits, or with
+ * `freeze` a migration entry), `atomic_inc(&page[i]._mapcount)`, `SetPageDirty` if the PMD was dirty;
+ * the compound mapcount goes; `pmd_populate()`; with `freeze`, `page_remove_rmap` + `put_page` per
+ * subpage. A split to present PTEs of the same pages changes no mapping; a freeze changes all.
+ */
+function pmdSplit(m: Machine, tid: number, e: Effect): boolean {
+  const r = region(m, e.a);
+  const old = m.pmds[r];
+  if (!old) return false; // !pmd_trans_huge(*pmd): goto out
+  const nr = 1 << m.thpOrder;
+  const head = m.pages[old.pfn];
+  const freeze = e.b === 1;
+  for (let i = 0; i < nr; i++) {
+    const v = r * nr + i;
+    if (m.ptes[v] !== null) throw new InternalError(`__split_huge_pmd_locked: BUG_ON(!pte_none(*pte)) at vpn ${v}`);
+    const pfn = old.pfn + i;
+    const generation = m.pages[pfn].generation;
+    m.ptes[v] = freeze
+      ? { pfn, generation, writable: old.writable, dirty: false, young: false, swap: true, migration: true }
+      : { pfn, generation, writable: old.writable, dirty: false, young: old.young, swap: false };
+    if (!freeze) m.pages[pfn].mapcount++;
+  }
+  if (old.dirty) head.dirty = true;
+  head.compoundMapcount--;
+  m.pmds[r] = null;
+  m.pteTables[r] = true;
+  if (freeze) {
+    regionChanged(m, tid, r);
+    dropRef(m, old.pfn); // + (HPAGE_PMD_NR - 1), then one put_page per subpage: the PMD's reference goes
+  } else {
+    head.refcount += nr - 1; // one reference per PTE instead of one for the PMD
+  }
+  return true;
+}
+
+/** `total_mapcount()` of the THP headed at `head` (no PageDoubleMap: a THP is PMD- or PTE-mapped, not both). */
+function totalMapcount(m: Machine, head: number): number {
+  const h = m.pages[head];
+  let n = h.compoundMapcount;
+  for (let i = 0; i < 1 << h.order; i++) n += m.pages[head + i].mapcount;
+  return n;
+}
+
+/**
+ * split_huge_page_to_list (mm/huge_memory.c v4.13): `if (!mapcount && page_ref_freeze(head, 1 +
+ * extra_pins))` then `__split_huge_page()`: every subpage becomes an order-0 page; tails inherit
+ * PG_swapcache, PG_dirty and PG_locked (`__split_huge_page_tail`) and get `1 + PageSwapCache` from
+ * `page_ref_unfreeze` plus the reference `lru_add_page_tail` takes for the reclaim list; the head
+ * gets `page_ref_add(head, 2)` in the swap cache, else `page_ref_inc(head)`. The caller remaps the
+ * migration entries, then unlocks and puts each tail (the end of __split_huge_page).
+ */
+function splitHugePage(m: Machine, e: Effect): boolean {
+  const h = pageOf(m, e.a, e.b, 'split_huge_page');
+  if (h.order === 0 || h.compoundHead >= 0) throw new InternalError(`split_huge_page of pfn ${e.a}, which is not a THP head`);
+  if (totalMapcount(m, e.a) !== 0 || h.refcount !== e.c) return false;
+  const nr = 1 << h.order;
+  const sc = h.swapCache ? 1 : 0;
+  for (let i = 1; i < nr; i++) {
+    const t = m.pages[e.a + i];
+    t.compoundHead = -1;
+    t.refcount = 1 + sc + 1;
+    t.swapCache = h.swapCache;
+    t.dirty = h.dirty;
+    t.lockedBy = h.lockedBy;
+  }
+  h.order = 0;
+  h.refcount = 1 + sc;
+  return true;
+}
+
+/** Applies a THP effect (the ops after `Note` in effect.ts). */
+export function applyHugeEffect(m: Machine, tid: number, e: Effect): unknown {
+  switch (e.op) {
+    case Op.AllocHugePage:
+      return allocHugePage(m);
+    case Op.PmdRead: {
+      const r = region(m, e.a);
+      const pmd = m.pmds[r];
+      return pmd ? { ...pmd } : m.pteTables[r] ? 'table' : null;
+    }
+    case Op.PmdSet:
+      return pmdSet(m, tid, e);
+    case Op.PmdClear:
+      return pmdClear(m, tid, e);
+    case Op.PmdSplit:
+      return pmdSplit(m, tid, e);
+    case Op.CompoundHead: {
+      pageOf(m, e.a, e.b, 'compound_head');
+      const head = m.pages[e.a].compoundHead < 0 ? e.a : m.pages[e.a].compoundHead;
+      return { pfn: head, generation: m.pages[head].generation, order: m.pages[head].order } satisfies CompoundHeadRef;
+    }
+    case Op.PageCount: {
+      pageOf(m, e.a, e.b, 'page_count');
+      const head = m.pages[e.a].compoundHead < 0 ? e.a : m.pages[e.a].compoundHead;
+      return [m.pages[head].refcount, totalMapcount(m, head)];
+    }
+    case Op.SplitHugePage:
+      return splitHugePage(m, e);
+    default:
+      throw new InternalError(`applyHugeEffect: op ${e.op} is not a THP effect`);
+  }
+}
