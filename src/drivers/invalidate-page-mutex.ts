@@ -7,9 +7,8 @@
  * Otherwise a correct `pin` driver: each spte holds the page reference gup took and drops it when an
  * invalidation zaps the spte, so the VM never frees a page the device maps.
  */
-import type { KernelApi } from '../notifier/kernel-api';
 import type { MmuNotifierRange, NotifierDefinition } from '../notifier/definition';
-import type { Gen } from '../runtime/primitives';
+import { unpinRange } from './unpin';
 import { site } from '../runtime/site';
 
 interface State {
@@ -21,15 +20,6 @@ const PAGE = site('drivers/xen/gntdev.c', 'mn_invl_page (pattern)', 'v4.12', 'ge
 const START = site('drivers/xen/gntdev.c', 'mn_invl_range_start (pattern)', 'v4.12', 'generic pin driver with the gntdev/amdgpu locking pattern');
 const FAULT = site('synthetic', 'pin_device_fault', 'v4.12', 'get_user_pages, keep the reference while mapped');
 
-/** Drops the sptes in [first, last] and the page references they hold (caller holds s.lock). */
-function* unpin(k: KernelApi, s: State, first: number, last: number, at: typeof PAGE): Gen {
-  for (let vpn = first; vpn <= last; vpn++) {
-    const old = yield* k.spteRead(s.spt, vpn, at);
-    if (!old) continue;
-    yield* k.spteClearRange(s.spt, vpn, vpn + 1, at);
-    yield* k.putPage(old, at);
-  }
-}
 
 export const invalidatePageMutex: NotifierDefinition<State> = {
   name: 'invalidate-page-mutex',
@@ -41,12 +31,12 @@ export const invalidatePageMutex: NotifierDefinition<State> = {
   ops: {
     *invalidatePage(k, s, address) {
       yield* k.mutexLock(s.lock, PAGE);
-      yield* unpin(k, s, k.vpnOf(address), k.vpnOf(address), PAGE);
+      yield* unpinRange(k, s.spt, k.vpnOf(address), k.vpnOf(address), PAGE);
       yield* k.mutexUnlock(s.lock, PAGE);
     },
     *invalidateRangeStart(k, s, r: MmuNotifierRange) {
       yield* k.mutexLock(s.lock, START);
-      yield* unpin(k, s, k.vpnOf(r.start), k.vpnOf(r.end - 1), START);
+      yield* unpinRange(k, s.spt, k.vpnOf(r.start), k.vpnOf(r.end - 1), START);
       yield* k.mutexUnlock(s.lock, START);
     },
   },
@@ -57,7 +47,7 @@ export const invalidatePageMutex: NotifierDefinition<State> = {
       if (!got) return 'error';
       const vpn = k.vpnOf(f.address);
       yield* k.mutexLock(s.lock, FAULT);
-      yield* unpin(k, s, vpn, vpn, FAULT);
+      yield* unpinRange(k, s.spt, vpn, vpn, FAULT);
       yield* k.spteSet(s.spt, vpn, got.page, got.writable, FAULT); // the spte keeps gup's reference
       yield* k.mutexUnlock(s.lock, FAULT);
       return 'mapped';

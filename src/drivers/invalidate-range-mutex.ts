@@ -7,9 +7,8 @@
  * Apart from that it is a correct `pin` driver: each spte holds the page reference gup took, dropped
  * only when ->invalidate_range zaps the spte, so the VM can never free a page the device maps.
  */
-import type { KernelApi } from '../notifier/kernel-api';
+import { unpinRange } from './unpin';
 import type { NotifierDefinition } from '../notifier/definition';
-import type { Gen } from '../runtime/primitives';
 import { site } from '../runtime/site';
 
 interface State {
@@ -20,13 +19,6 @@ interface State {
 const INV = site('synthetic', 'sleepy_invalidate_range', 'v4.13', 'synthetic driver reproducing the B2 class');
 const FAULT = site('synthetic', 'sleepy_device_fault', 'v4.13', 'synthetic driver reproducing the B2 class');
 
-/** Drops the spte at `vpn` and the page reference it holds (caller holds s.lock). */
-function* unpin(k: KernelApi, s: State, vpn: number): Gen {
-  const old = yield* k.spteRead(s.spt, vpn, INV);
-  if (!old) return;
-  yield* k.spteClearRange(s.spt, vpn, vpn + 1, INV);
-  yield* k.putPage(old, INV);
-}
 
 export const invalidateRangeMutex: NotifierDefinition<State> = {
   name: 'invalidate-range-mutex',
@@ -38,7 +30,7 @@ export const invalidateRangeMutex: NotifierDefinition<State> = {
   ops: {
     *invalidateRange(k, s, r) {
       yield* k.mutexLock(s.lock, INV);
-      for (let v = k.vpnOf(r.start); v < k.vpnOf(r.end - 1) + 1; v++) yield* unpin(k, s, v);
+      yield* unpinRange(k, s.spt, k.vpnOf(r.start), k.vpnOf(r.end - 1), INV);
       yield* k.mutexUnlock(s.lock, INV);
     },
   },
@@ -49,7 +41,7 @@ export const invalidateRangeMutex: NotifierDefinition<State> = {
       if (!got) return 'error';
       const vpn = k.vpnOf(f.address);
       yield* k.mutexLock(s.lock, FAULT);
-      yield* unpin(k, s, vpn);
+      yield* unpinRange(k, s.spt, vpn, vpn, FAULT);
       yield* k.spteSet(s.spt, vpn, got.page, got.writable, FAULT); // the spte keeps gup's reference
       yield* k.mutexUnlock(s.lock, FAULT);
       return 'mapped';

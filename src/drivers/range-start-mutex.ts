@@ -8,10 +8,9 @@
  *   (!mutex_trylock(...)) return -EAGAIN;` (amdgpu_mn.c amdgpu_mn_read_lock v4.19).
  * Each spte holds the page reference gup took, dropped when range_start zaps it.
  */
-import type { KernelApi } from '../notifier/kernel-api';
 import { EAGAIN, type NotifierDefinition } from '../notifier/definition';
-import type { Gen } from '../runtime/primitives';
-import { site, type Site } from '../runtime/site';
+import { unpinRange } from './unpin';
+import { site } from '../runtime/site';
 
 interface State {
   readonly lock: number;
@@ -22,14 +21,6 @@ const START = site('drivers/gpu/drm/amd/amdgpu/amdgpu_mn.c', 'amdgpu_mn_invalida
 const READ_LOCK = site('drivers/gpu/drm/amd/amdgpu/amdgpu_mn.c', 'amdgpu_mn_read_lock (pattern)', 'v4.19', 'generic pin driver with the amdgpu locking');
 const FAULT = site('synthetic', 'pin_device_fault', 'v4.13', 'get_user_pages, keep the reference while mapped');
 
-function* unpin(k: KernelApi, s: State, first: number, last: number, at: Site): Gen {
-  for (let vpn = first; vpn <= last; vpn++) {
-    const old = yield* k.spteRead(s.spt, vpn, at);
-    if (!old) continue;
-    yield* k.spteClearRange(s.spt, vpn, vpn + 1, at);
-    yield* k.putPage(old, at);
-  }
-}
 
 function definition(trylock: boolean): NotifierDefinition<State> {
   return {
@@ -48,7 +39,7 @@ function definition(trylock: boolean): NotifierDefinition<State> {
         } else {
           yield* k.mutexLock(s.lock, trylock ? READ_LOCK : START);
         }
-        yield* unpin(k, s, k.vpnOf(r.start), k.vpnOf(r.end - 1), START);
+        yield* unpinRange(k, s.spt, k.vpnOf(r.start), k.vpnOf(r.end - 1), START);
         yield* k.mutexUnlock(s.lock, START);
         return 0;
       },
@@ -60,7 +51,7 @@ function definition(trylock: boolean): NotifierDefinition<State> {
         if (!got) return 'error';
         const vpn = k.vpnOf(f.address);
         yield* k.mutexLock(s.lock, FAULT);
-        yield* unpin(k, s, vpn, vpn, FAULT);
+        yield* unpinRange(k, s.spt, vpn, vpn, FAULT);
         yield* k.spteSet(s.spt, vpn, got.page, got.writable, FAULT);
         yield* k.mutexUnlock(s.lock, FAULT);
         return 'mapped';
