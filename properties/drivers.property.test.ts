@@ -35,6 +35,9 @@ const PAIRS: readonly Pair[] = [
   { entry: '4d4bbd8526a8', broken: 'sgi-gru@v4.12', sibling: 'sgi-gru@v4.13' },
   { entry: 'ODP missed unlock (Fixes: ca748c39ea3f)', broken: 'ib-umem-odp@v5.0', sibling: 'ib-umem-odp@v4.19' },
   { entry: 'B11', broken: 'amdgpu-userptr@v5.2', sibling: 'amdgpu-userptr-trylock@v4.19' },
+  // the interval notifier (v5.5+) as the fix: the same driver, one era later
+  { entry: 'f25a546e6529 (ODP on mmu_interval_notifier)', broken: 'ib-umem-odp@v5.2', sibling: 'ib-umem-odp@v5.5' },
+  { entry: 'B11', broken: 'amdgpu-userptr@v5.2', sibling: 'amdgpu-userptr@v5.5' },
 ];
 
 function cell(id: string): Expectation {
@@ -80,6 +83,7 @@ describe('the catalogue covers every era its drivers are written for', () => {
     'scif',
     'powernv-npu',
     'page-pin',
+    'nouveau-svm',
   ];
   it.each(CATALOGUE)('%s has a history row for each of its eras', (name) => {
     const eras = DRIVERS.filter((d) => d.name === name).flatMap((d) => d.eras);

@@ -23,7 +23,7 @@ Usage:
   mmu-race check [./notifier.ts | --driver NAME] [--kernel ERA] [--runs N] [--seed S] [--json] [options]
   mmu-race explore [--driver NAME] [--kernel ERA] [--scenario NAME|FILE] [--max-preemptions N] [--json]
   mmu-race replay TOKEN [--module ./notifier.ts] [--report] [--json]
-  mmu-race matrix [--eras E1,E2] [--drivers D1,D2] [--runs N] [--seed S] [--json]
+  mmu-race matrix [--eras E1,E2] [--drivers D1,D2] [--runs N] [--seed S] [--json] [--html FILE]
   mmu-race eras
   mmu-race drivers
   mmu-race --help
@@ -58,7 +58,8 @@ check    Generates scenarios (a CPU thread faulting and unmapping, a reclaim thr
          Ctrl-C stops the check and still prints and writes every finding so far (exit 130 if none).
 matrix   Checks every driver in every era it exists in and prints the verdicts beside what kernel
          history says (src/matrix/history.ts, each cell with its source); exit 1 if any certain
-         cell differs from history. Default 5000 runs per cell.
+         cell differs from history. Default 5000 runs per cell. --html FILE writes a self-contained
+         page: cells coloured by outcome, the source on hover, replay lines for violations.
 explore  Exhaustive mode: runs every schedule of a scenario with at most N preemptions (CHESS's
          iterative context bounding: 0, 1, … N, so a violation comes with the fewest preemptions
          the search can give), re-running the program from the start for each, and skips a schedule

@@ -1,10 +1,12 @@
 /** `mmu-race matrix`: every driver in every era, beside what kernel history says. */
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { configuredRuns, configuredSeed } from '../check/budget';
 import { eraByName } from '../eras';
 import { driverByName } from '../drivers';
 import { UsageError } from '../runtime/errors';
 import { runMatrix, selectCells, type MatrixCell } from '../matrix/matrix';
+import { renderMatrixHtml } from '../report/matrix-html';
 import { intFlag } from './common';
 import type { Io } from './io';
 
@@ -14,10 +16,19 @@ function list(raw: string | undefined): string[] | undefined {
   return raw === undefined ? undefined : raw.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
 }
 
+function writeHtml(file: string, cells: readonly MatrixCell[], runs: number, seed: number, io: Io): void {
+  try {
+    writeFileSync(file, renderMatrixHtml(cells, { runs, seed }));
+  } catch (err) {
+    throw new UsageError(`--html: cannot write ${file}: ${(err as Error).message}`);
+  }
+  io.err(`mmu-race matrix: wrote ${file}`);
+}
+
 export function cmdMatrix(args: string[], io: Io): number {
   const { values, positionals } = parseArgs({
     args,
-    options: { eras: { type: 'string' }, drivers: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' } },
+    options: { eras: { type: 'string' }, drivers: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' }, html: { type: 'string' } },
     strict: true,
     allowPositionals: true,
   });
@@ -29,8 +40,11 @@ export function cmdMatrix(args: string[], io: Io): number {
   if (selectCells({ eras, drivers }).length === 0) throw new UsageError('no matrix cell matches --eras/--drivers');
   const runs = intFlag('runs', values.runs, configuredRuns(MATRIX_DEFAULT_RUNS), 1);
   const seed = intFlag('seed', values.seed, configuredSeed(), -(2 ** 31));
+  if (values.html !== undefined && values.html.trim() === '') throw new UsageError('--html needs a file name');
   const cells = runMatrix({ runs, seed, eras, drivers });
   const mismatches = cells.filter((c) => !c.matches);
+  // --html FILE: the same cells as one self-contained page, besides the table or the JSON
+  if (values.html !== undefined) writeHtml(values.html, cells, runs, seed, io);
   if (values.json) {
     io.out(
       JSON.stringify(

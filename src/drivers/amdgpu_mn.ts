@@ -160,13 +160,17 @@ const END_419 = site(MN, 'amdgpu_mn_invalidate_range_end → amdgpu_mn_read_unlo
  */
 function* readLock(k: KernelApi, s: AmdgpuState, blockable: boolean, fixed: boolean): Gen<boolean> {
   if (fixed) {
-    if (blockable) yield* k.downRead(s.amnLock, READ_LOCK_54);
+    // v5.4 takes and drops amn->lock inside the callback (amdgpu_mn_sync_pagetables_gfx), so a nested
+    // bracket never finds it held: on the v4.19 callbacks, where it is held to range_end, that is a recursion
+    if (blockable) yield* k.downRead(s.amnLock, READ_LOCK_54, true);
     else if (!(yield* k.downReadTrylock(s.amnLock, READ_LOCK_54))) return false;
     return true;
   }
   if (blockable) yield* k.mutexLock(s.lock, READ_LOCK);
   else if (!(yield* k.mutexTrylock(s.lock, READ_LOCK))) return false;
-  yield* k.downRead(s.amnLock, site(MN, 'amdgpu_mn_read_lock: down_read_non_owner(&amn->lock)', 'v4.19', 'the recursion count is not modelled'));
+  // if (atomic_inc_return(&amn->recursion) == 1) down_read_non_owner(&amn->lock): a bracket nested in
+  // another on the same thread (a THP split inside a zap) does not take it again (recursive)
+  yield* k.downRead(s.amnLock, site(MN, 'amdgpu_mn_read_lock: down_read_non_owner(&amn->lock)', 'v4.19', 'the recursion count is modelled per thread (nested brackets); brackets of other threads take their own read side'), true);
   yield* k.mutexUnlock(s.lock, READ_LOCK);
   return true;
 }

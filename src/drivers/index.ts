@@ -16,6 +16,10 @@ import { scif, scifLegacy } from './scif_dma';
 import { ibUmemOdp, ibUmemOdp419, ibUmemOdp50, ibUmemOdpLegacy, ibUmemOdpRwsemHeld } from './umem_odp';
 import { observers } from './observer';
 import { hmmMirror, hmmMirrorNoRetry, hmmMirrorSetSeqUnlocked } from './hmm-mirror';
+import { ibUmemOdp55, ibUmemOdp66 } from './umem_odp_interval';
+import { amdgpuUserptr55, amdgpuUserptr66 } from './amdgpu_hmm';
+import { xenGntdev55, xenGntdev66 } from './gntdev_interval';
+import { nouveauSvm55, nouveauSvm66 } from './nouveau_svm';
 
 /**
  * The built-in driver catalogue. One name may have several definitions, one per group of eras
@@ -24,16 +28,17 @@ import { hmmMirror, hmmMirrorNoRetry, hmmMirrorSetSeqUnlocked } from './hmm-mirr
 export const DRIVERS: readonly NotifierDefinition<any>[] = [kvmLegacy, kvm, kvmNoRetryLegacy, kvmNoRetry, invalidatePageMutex, invalidateRangeMutex, rangeStartMutex, rangeStartTrylock, ...observers,
   hmmMirror, hmmMirrorNoRetry, hmmMirrorSetSeqUnlocked,
   // the kernel's own notifier users, per era, and the broken variants of the bug catalogue (issue 4)
-  ibUmemOdpLegacy, ibUmemOdp, ibUmemOdp419, ibUmemOdp50, ibUmemOdpRwsemHeld,
-  amdgpuUserptrLegacy, amdgpuUserptr, amdgpuUserptr419, amdgpuUserptrTrylock,
+  ibUmemOdpLegacy, ibUmemOdp, ibUmemOdp419, ibUmemOdp50, ibUmemOdp55, ibUmemOdp66, ibUmemOdpRwsemHeld,
+  amdgpuUserptrLegacy, amdgpuUserptr, amdgpuUserptr419, amdgpuUserptr55, amdgpuUserptr66, amdgpuUserptrTrylock,
   hfi1MmuRbLegacy, hfi1MmuRb,
   amdIommuV2Legacy, amdIommuV2,
   intelSvmLegacy, intelSvm,
   sgiGruLegacy, sgiGru, sgiGruCountOnly,
-  xenGntdevLegacy, xenGntdev, xenGntdev419,
+  xenGntdevLegacy, xenGntdev, xenGntdev419, xenGntdev55, xenGntdev66,
   scifLegacy, scif,
   powernvNpuLegacy, powernvNpu, powernvNpu419, powernvNpu50,
   pagePin,
+  nouveauSvm55, nouveauSvm66,
 ];
 
 /** Driver names, each once, in catalogue order. */

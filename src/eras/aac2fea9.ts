@@ -18,4 +18,28 @@ export const aac2fea9 = deriveEra(v4_12, {
   source: 'aac2fea94f7a mm/rmap.c try_to_unmap_one, as described in the revert 785373b4c387 (diff not read: reconstructed)',
   tryToUnmapNotify: 'invalidate-range-after-walk',
   rangeAfterWalk: { lengthInPages: true, startAtLastPte: true },
+  // aac2fea9 was committed to v4.13-rc (Aug 2017), after 38d8b4e6bdc8 "mm, THP, swap: delay
+  // splitting THP during swap out" (v4.13-rc1): its shrink_page_list is v4.13's [U: tree not read]
+  thpReclaim: 'split-after-add-to-swap',
+});
+
+/**
+ * Not kernels: aac2fea9 with one of Andrea Arcangeli's two range bugs fixed, to show that each
+ * alone is caught (tests only; not in ERAS, not on the command line). `aac2fea9-bug2-only` keeps
+ * `1UL << compound_order(page)` (a length in pages) but starts at the huge page's aligned address;
+ * `aac2fea9-bug3-only` uses `PAGE_SIZE << compound_order(page)` but still starts at the last PTE
+ * the walk visited.
+ */
+export const aac2fea9Bug2Only = deriveEra(aac2fea9, {
+  name: 'aac2fea9-bug2-only',
+  summary: 'NOT A KERNEL (test-only): aac2fea9 with an aligned start; the length is still 1UL << order',
+  source: 'aac2fea9 with bug 3 fixed by hand',
+  rangeAfterWalk: { lengthInPages: true, startAtLastPte: false },
+});
+
+export const aac2fea9Bug3Only = deriveEra(aac2fea9, {
+  name: 'aac2fea9-bug3-only',
+  summary: 'NOT A KERNEL (test-only): aac2fea9 with PAGE_SIZE << order; the start is still the last PTE visited',
+  source: 'aac2fea9 with bug 2 fixed by hand',
+  rangeAfterWalk: { lengthInPages: false, startAtLastPte: true },
 });

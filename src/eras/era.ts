@@ -82,6 +82,19 @@ export interface Era {
    * mn_hlist_invalidate_range_start). Before it, nobody got an end (reference §3 B12).
    */
   readonly failedStartEndsOthers: boolean;
+  /**
+   * How shrink_page_list (mm/vmscan.c) reclaims an anonymous transparent huge page:
+   * - `split-in-add-to-swap` (≤ v4.12): add_to_swap() splits it (split_huge_page_to_list) before it
+   *   enters the swap cache (mm/swap_state.c v4.10.17, v4.12); the head, then each tail, is
+   *   reclaimed as an order-0 page;
+   * - `split-after-add-to-swap` (v4.13): the THP enters the swap cache whole, then "XXX: We don't
+   *   support THP writes" splits it (mm/vmscan.c v4.13.9), and the pages go on as above;
+   * - `swap-whole` (v4.15+; mm/vmscan.c v4.15.18, v4.19.95): try_to_unmap(page, flags |
+   *   TTU_SPLIT_HUGE_PMD) unmaps every subpage in one bracket, pageout writes the THP and
+   *   __remove_mapping freezes `1 + HPAGE_PMD_NR` references and frees it whole.
+   * From v4.13 a THP that no PMD maps (`!compound_mapcount(page)`) is split first in every form.
+   */
+  readonly thpReclaim: 'split-in-add-to-swap' | 'split-after-add-to-swap' | 'swap-whole';
 }
 
 /** A new era from `base` with the fields that changed. */

@@ -15,4 +15,6 @@ export const v4_10 = deriveEra(v4_13, {
   tryToUnmapNotify: 'invalidate-page-after-ptl',
   // mm/oom_kill.c __oom_reap_task_mm v4.10.17: unmap_page_range() with no notifier call
   oomReaper: 'no-notifiers',
+  // mm/swap_state.c add_to_swap v4.10.17 and v4.12: split_huge_page_to_list before add_to_swap_cache
+  thpReclaim: 'split-in-add-to-swap',
 });

@@ -19,6 +19,7 @@ const era: Era = {
   intervalNotifiers: false,
   secondaryTlbs: 'invalidate-range',
   failedStartEndsOthers: false,
+  thpReclaim: 'split-after-add-to-swap',
 };
 
 export const v4_13: Era = Object.freeze(era);

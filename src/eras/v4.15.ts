@@ -12,4 +12,6 @@ export const v4_15 = deriveEra(v4_13, {
   summary: 'mmu_notifier_invalidate_range_only_end where the PTL call already happened (wp_page_copy)',
   source: 'mm/memory.c wp_page_copy, mm/mmu_notifier.c __mmu_notifier_invalidate_range_end(only_end) (v4.19; v4.15 [U])',
   wpPageCopyOnlyEnd: true,
+  // mm/vmscan.c shrink_page_list v4.15.18: flags |= TTU_SPLIT_HUGE_PMD; __remove_mapping refcount = 1 + HPAGE_PMD_NR
+  thpReclaim: 'swap-whole',
 });

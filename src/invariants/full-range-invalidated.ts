@@ -9,6 +9,11 @@ import { addressOf, hex, type Machine } from '../runtime/machine';
  * devices sharing the page table by a later invalidate_range (or invalidate_page, or a range_end
  * that calls ->invalidate_range), each covering the page. Checked when the thread finishes.
  * Independent of the drivers: it finds core-VM bugs.
+ *
+ * A huge PMD that changes is a change of every subpage it mapped (runtime/apply-huge.ts), so a THP
+ * needs its whole aligned range told. A notification only tells of the changes before it that the
+ * thread has not made again since: a THP frozen to migration entries, remapped and then unmapped
+ * page by page is not excused for the freeze by what the later unmaps send.
  */
 export const fullRangeInvalidated: StateInvariant = {
   kind: 'state',
@@ -34,7 +39,8 @@ export const fullRangeInvalidated: StateInvariant = {
         o.bracket ? 'no invalidate_range_start/end bracket around it (start/end users such as KVM were not told)' : '',
         o.range ? 'no invalidate_range after it (devices sharing the page table were not told)' : '',
       ].filter((x) => x).join(' and ');
-      return `${t.name} changed the mapping of ${hex(addressOf(o.vpn))} at step ${o.step + 1} with ${missing}; ${t.name} notified: ${told || 'nothing'}`;
+      const again = o.supersededAt !== undefined ? ` before it changed that mapping again at step ${o.supersededAt + 1}` : '';
+      return `${t.name} changed the mapping of ${hex(addressOf(o.vpn))} at step ${o.step + 1} with ${missing}${again}; ${t.name} notified: ${told || 'nothing'}`;
     }
     return null;
   },

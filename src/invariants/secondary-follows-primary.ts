@@ -1,6 +1,6 @@
 import { K_THREAD } from '../runtime/footprint';
 import type { StateInvariant } from '../runtime/invariant';
-import { PAGE_SIZE, VMA_BASE, addressOf, hex, type Machine } from '../runtime/machine';
+import { PAGE_SIZE, VMA_BASE, addressOf, hex, pageTableEntry, type Machine } from '../runtime/machine';
 
 /** Whether some thread is in the middle of changing `vpn` (an open range_start window, or a change not yet notified). */
 function inFlight(m: Machine, vpn: number): boolean {
@@ -38,7 +38,7 @@ export const secondaryFollowsPrimary: StateInvariant = {
         for (let v = first; v < last; v++) {
           const s = t.entries[v];
           if (s === null || inFlight(m, v)) continue;
-          const pte = m.ptes[v];
+          const pte = pageTableEntry(m, v); // a PTE, or the subpage of a huge PMD
           const who = `after ${m.threads[c.thread].name} invalidated it and finished`;
           if (!pte || pte.swap || pte.pfn !== s.pfn || pte.generation !== s.generation) {
             const cpu = !pte ? 'none' : pte.swap ? 'a swap entry' : `pfn ${pte.pfn}/g${pte.generation}`;

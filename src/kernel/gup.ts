@@ -15,6 +15,11 @@ const FAST_PTE = site('mm/gup.c', 'gup_pte_range', 'v4.13');
 const UNLOCKED = site('mm/gup.c', '__get_user_pages_unlocked', 'v4.13');
 const GUP = site('mm/gup.c', '__get_user_pages', 'v4.13');
 const FOLLOW = site('mm/gup.c', 'follow_page_pte', 'v4.13');
+// a huge PMD (transparent huge pages): the reference goes to the THP's head (compound_head)
+const FAST_HUGE_GET = site('mm/gup.c', 'gup_huge_pmd: page_cache_add_speculative(head, refs)', 'v4.13');
+const FAST_HUGE_RECHECK = site('mm/gup.c', 'gup_huge_pmd: pmd_val(orig) != pmd_val(*pmdp)?', 'v4.13');
+const FAST_HUGE_PUT = site('mm/gup.c', 'gup_huge_pmd: PMD changed, put_page(head)', 'v4.13');
+const FOLLOW_HUGE = site('mm/huge_memory.c', 'follow_page_mask → follow_trans_huge_pmd: get_page(page)', 'v4.13', 'under pmd_lock, which is the model\'s one ptl');
 
 export interface GupResult {
   readonly page: PageRef;
@@ -33,12 +38,12 @@ export function* getUserPagesFast(address: number, write: boolean): Gen<GupResul
   let result: GupResult | null = null;
   if (pte && !pte.swap && pte.pfn !== ZERO_PFN && (!write || pte.writable)) {
     const page = { pfn: pte.pfn, generation: pte.generation };
-    if (yield* p.getPageUnlessZero(page, site('mm/gup.c', 'gup_pte_range: page_cache_get_speculative', 'v4.13'))) {
-      const again = yield* p.pteRead(vpn, site('mm/gup.c', 'gup_pte_range: pte_val(pte) != pte_val(*ptep)?', 'v4.13'));
-      if (again && !again.swap && again.pfn === pte.pfn && again.generation === pte.generation && again.writable === pte.writable) {
+    if (yield* p.getPageUnlessZero(page, pte.huge ? FAST_HUGE_GET : site('mm/gup.c', 'gup_pte_range: page_cache_get_speculative', 'v4.13'))) {
+      const again = yield* p.pteRead(vpn, pte.huge ? FAST_HUGE_RECHECK : site('mm/gup.c', 'gup_pte_range: pte_val(pte) != pte_val(*ptep)?', 'v4.13'));
+      if (again && !again.swap && again.pfn === pte.pfn && again.generation === pte.generation && again.writable === pte.writable && !again.huge === !pte.huge) {
         result = { page, writable: pte.writable };
       } else {
-        yield* p.putPage(page, site('mm/gup.c', 'gup_pte_range: PTE changed, put_page', 'v4.13'));
+        yield* p.putPage(page, pte.huge ? FAST_HUGE_PUT : site('mm/gup.c', 'gup_pte_range: PTE changed, put_page', 'v4.13'));
       }
     }
   }
@@ -56,7 +61,7 @@ function* followPage(vpn: number, write: boolean): Gen<GupResult | null> {
   let result: GupResult | null = null;
   if (pte && !pte.swap && (!write || pte.writable)) {
     const page = { pfn: pte.pfn, generation: pte.generation };
-    yield* p.getPage(page, FOLLOW);
+    yield* p.getPage(page, pte.huge ? FOLLOW_HUGE : FOLLOW);
     result = { page, writable: pte.writable };
   }
   yield* p.spinUnlock(PTL, FOLLOW);

@@ -15,6 +15,7 @@ const FAULT = site('mm/hmm.c', 'hmm_range_fault', 'v5.7');
 const WALK = site('mm/hmm.c', 'hmm_vma_handle_pte', 'v5.7');
 const VMA = site('mm/hmm.c', 'hmm_vma_walk_test → walk_page_range', 'v5.7');
 const HMM_FAULT = site('mm/hmm.c', 'hmm_vma_fault', 'v5.7');
+const HANDLE_PMD = site('mm/hmm.c', 'hmm_vma_handle_pmd', 'v5.7');
 
 export interface HmmPfn {
   /** The page the PTE maps; no reference is held on it. */
@@ -39,6 +40,8 @@ export function* hmmRangeFault(kc: KernelContext, address: number, write: boolea
     if (!(yield* p.vmaAllows(vpn, write, VMA))) return 'EFAULT'; // no VMA (-EFAULT) or no VM_WRITE for a write (-EPERM)
     const pte = yield* p.pteRead(vpn, WALK);
     if (pte && !pte.swap && (!write || pte.writable) && !(write && pte.pfn === ZERO_PFN)) {
+      // a huge PMD: hmm_vma_walk_pmd → hmm_vma_handle_pmd: pfn = pmd_pfn(pmd) + ((addr & ~PMD_MASK) >> PAGE_SHIFT)
+      if (pte.huge) yield* p.note('hmm_vma_handle_pmd: the subpage of the huge PMD', HANDLE_PMD);
       return { page: { pfn: pte.pfn, generation: pte.generation }, writable: pte.writable };
     }
     if (!(yield* handleMmFault(kc, vpn, write, HMM_FAULT))) return 'EFAULT';

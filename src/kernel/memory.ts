@@ -13,6 +13,7 @@ import type { KernelContext } from './context';
 import type { MmuNotifyEvent } from '../notifier/definition';
 import { PTL } from './mm';
 import { invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
+import { hugePmdFault, zapPmdRange } from './huge_memory';
 
 const HANDLE = site('mm/memory.c', 'handle_pte_fault', 'v4.13');
 const ANON = site('mm/memory.c', 'do_anonymous_page', 'v4.13');
@@ -26,10 +27,12 @@ const FLUSH_ONLY = site('mm/memory.c', 'tlb_finish_mmu → tlb_flush_mmu_tlbonly
 const FLUSH_FREE = site('mm/memory.c', 'tlb_flush_mmu_free', 'v4.13');
 const FLUSH_TLB_MM_RANGE = site('arch/x86/mm/tlb.c', 'flush_tlb_mm_range', 'v6.8');
 const FREE_SWAP = site('mm/swapfile.c', 'free_swap_and_cache', 'v4.13');
+const UNSTABLE = site('mm/memory.c', 'handle_pte_fault: pmd_devmap_trans_unstable(vmf->pmd): return 0', 'v4.13');
+const MIGRATION_WAIT = site('mm/migrate.c', '__migration_entry_wait', 'v4.13', 'wait_on_page_locked is modelled as lock_page + unlock_page');
 
 function same(a: Pte | null, b: Pte | null): boolean {
   if (a === null || b === null) return a === b;
-  return a.pfn === b.pfn && a.generation === b.generation && a.swap === b.swap && a.writable === b.writable;
+  return a.pfn === b.pfn && a.generation === b.generation && a.swap === b.swap && a.writable === b.writable && !a.huge === !b.huge && !a.migration === !b.migration;
 }
 
 /**
@@ -38,9 +41,16 @@ function same(a: Pte | null, b: Pte | null): boolean {
  */
 export function* handleMmFault(kc: KernelContext, vpn: number, write: boolean, caller: Site): Gen<boolean> {
   yield* p.note(`handle_mm_fault(${'0x' + addressOf(vpn).toString(16)}, ${write ? 'FAULT_FLAG_WRITE' : 'read'})`, caller);
+  // __handle_mm_fault: the PMD level first when transparent huge pages are on (huge_memory.ts)
+  if (kc.thpOrder && (yield* hugePmdFault(kc, vpn, write)) === 'done') return true;
   // vmf->orig_pte = *vmf->pte, read without the PTL
   const orig = yield* p.pteRead(vpn, HANDLE);
   if (orig === null) return yield* doAnonymousPage(vpn, write);
+  if (orig.huge) {
+    yield* p.note('a huge PMD appeared meanwhile: retry the access', UNSTABLE);
+    return true;
+  }
+  if (orig.migration) return yield* migrationEntryWait(vpn, orig);
   if (orig.swap) return yield* doSwapPage(vpn, write, orig);
   yield* p.spinLock(PTL, HANDLE);
   const cur = yield* p.pteRead(vpn, HANDLE);
@@ -52,6 +62,23 @@ export function* handleMmFault(kc: KernelContext, vpn: number, write: boolean, c
   // pte_mkyoung / pte_mkdirty; ptep_set_access_flags
   yield* p.pteSet(vpn, { ...orig, young: true, dirty: orig.dirty || write }, HANDLE);
   yield* p.spinUnlock(PTL, HANDLE);
+  return true;
+}
+
+/**
+ * do_swap_page on a migration entry (a THP being split): `migration_entry_wait()` →
+ * `__migration_entry_wait`: under the PTL, if the entry is still there, get_page_unless_zero, drop
+ * the PTL, `wait_on_page_locked(page)`, put_page; the access then faults again.
+ */
+function* migrationEntryWait(vpn: number, orig: Pte): Gen<boolean> {
+  const page = { pfn: orig.pfn, generation: orig.generation };
+  yield* p.spinLock(PTL, MIGRATION_WAIT);
+  const got = same(yield* p.pteRead(vpn, MIGRATION_WAIT), orig) && (yield* p.getPageUnlessZero(page, MIGRATION_WAIT));
+  yield* p.spinUnlock(PTL, MIGRATION_WAIT);
+  if (!got) return true;
+  yield* p.lockPage(page, MIGRATION_WAIT);
+  yield* p.unlockPage(page, MIGRATION_WAIT);
+  yield* p.putPage(page, MIGRATION_WAIT);
   return true;
 }
 
@@ -177,6 +204,7 @@ export function* zapPteRange(vpn: number, n: number, batch: PageRef[]): Gen {
     const old = yield* p.pteClear(v, false, true, ZAP);
     if (old === null) continue;
     const page = { pfn: old.pfn, generation: old.generation };
+    if (old.migration) continue; // a migration entry: no reference of its own (zap_pte_range: is_migration_entry)
     if (old.swap) {
       // free_swap_and_cache(entry): drop the swap cache's page if it is still there (trylock_page)
       if (yield* p.getPageUnlessZero(page, FREE_SWAP)) yield* p.putPage(page, FREE_SWAP, PUT_FREE_SWAP_CACHE);
@@ -211,7 +239,16 @@ export function* unmapRange(kc: KernelContext, vpn: number, n: number, event: Mm
   const range = mmuNotifierRange(kc, event, start, start + n * PAGE_SIZE);
   const batch: PageRef[] = [];
   yield* invalidateRangeStart(kc, range, UNMAP_VMAS);
-  yield* zapPteRange(vpn, n, batch);
+  yield* unmapPageRange(kc, vpn, n, batch);
   yield* invalidateRangeEnd(kc, range, UNMAP_VMAS);
   yield* tlbFinishMmu(kc, vpn, n, batch);
+}
+
+/**
+ * `unmap_page_range()` of `[vpn, vpn + n)` into the mmu_gather `batch`: with transparent huge pages,
+ * zap_pmd_range (huge PMDs zapped whole or split first: huge_memory.ts); else zap_pte_range.
+ */
+export function* unmapPageRange(kc: KernelContext, vpn: number, n: number, batch: PageRef[]): Gen {
+  if (kc.thpOrder) yield* zapPmdRange(kc, vpn, n, batch, zapPteRange);
+  else yield* zapPteRange(vpn, n, batch);
 }

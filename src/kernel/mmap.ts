@@ -6,6 +6,7 @@ import type { Gen } from '../runtime/primitives';
 import { site } from '../runtime/site';
 import type { KernelContext } from './context';
 import { unmapRange } from './memory';
+import { vmaAdjustTransHuge } from './huge_memory';
 import { MMAP_SEM } from './mm';
 
 const VM_MUNMAP = site('mm/mmap.c', 'vm_munmap', 'v4.13');
@@ -18,6 +19,8 @@ const DO_MUNMAP = site('mm/mmap.c', 'do_munmap', 'v4.13');
  */
 export function* vmMunmap(kc: KernelContext, vpn: number, n: number): Gen {
   yield* p.downWrite(MMAP_SEM, VM_MUNMAP);
+  // __split_vma → vma_adjust_trans_huge: a huge PMD cut by the new VMA boundary is split first
+  if (kc.thpOrder) yield* vmaAdjustTransHuge(kc, vpn, n);
   yield* p.vmaDetach(vpn, n, DO_MUNMAP);
   yield* unmapRange(kc, vpn, n);
   yield* p.upWrite(MMAP_SEM, VM_MUNMAP);

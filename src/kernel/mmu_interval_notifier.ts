@@ -49,7 +49,12 @@ export function* mnItreeInvalidate(kc: KernelContext, t: IntervalTree, range: Mm
     const cb = s.owner.def.ops.invalidate;
     if (!cb) throw new ModelError(`${s.owner.def.name} inserted an interval notifier but has no ops.invalidate`);
     yield* p.note(`-> ${s.owner.def.name} ${s.name} ->invalidate(cur_seq ${curSeq})`, INVALIDATE);
+    // "Return false only if sleeping was required but mmu_notifier_range_blockable(range) is false":
+    // the kernel does not wrap this call in non_block_start() (v5.7), but sleeping in it is as wrong
+    // as in a non-blockable range_start, so the model checks it the same way
+    if (range.blockable === false) yield* p.nonBlockStart(INVALIDATE);
     const ok = yield* cb(kc.k, s.owner.state, t.subs.indexOf(s), range, curSeq);
+    if (range.blockable === false) yield* p.nonBlockEnd(INVALIDATE);
     if (typeof ok !== 'boolean') throw new ModelError(`${s.owner.def.name} ->invalidate returned ${JSON.stringify(ok)}, not a boolean`);
     if (!ok) {
       if (range.blockable !== false) {

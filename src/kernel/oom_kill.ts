@@ -8,7 +8,7 @@ import * as p from '../runtime/primitives';
 import type { Gen, PageRef } from '../runtime/primitives';
 import { site } from '../runtime/site';
 import type { KernelContext } from './context';
-import { tlbFinishMmu, zapPteRange } from './memory';
+import { tlbFinishMmu, unmapPageRange } from './memory';
 import { MMAP_SEM } from './mm';
 import { invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange } from './mmu_notifier';
 
@@ -67,7 +67,7 @@ export function* oomReap(kc: KernelContext, nPages: number): Gen {
       yield* tlbFinishMmu(kc, vpn, n, batch);
       continue;
     }
-    yield* zapPteRange(vpn, n, batch); // unmap_page_range
+    yield* unmapPageRange(kc, vpn, n, batch);
     if (mode === 'nonblock-start') yield* invalidateRangeEnd(kc, range, at);
     yield* tlbFinishMmu(kc, vpn, n, batch);
   }

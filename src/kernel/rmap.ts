@@ -20,7 +20,8 @@ interface EraSites {
   readonly walk: Site;
 }
 
-const SITES: Record<string, EraSites> = {
+/** The try_to_unmap_one and walk sites of each era (rmap-thp.ts shares them). */
+export const TRY_TO_UNMAP_SITES: Record<string, EraSites> = {
   'invalidate-page-after-ptl': { ttu: site('mm/rmap.c', 'try_to_unmap_one', 'v4.10'), walk: site('mm/rmap.c', 'page_check_address', 'v4.10') },
   'invalidate-page-under-ptl': { ttu: site('mm/rmap.c', 'try_to_unmap_one', 'v4.12'), walk: site('mm/page_vma_mapped.c', 'page_vma_mapped_walk', 'v4.12') },
   'invalidate-range-after-walk': {
@@ -64,9 +65,9 @@ function* mapped(page: PageRef, vpn: number, at: Site): Gen<boolean> {
 
 function* tryToUnmapOne(kc: KernelContext, page: PageRef, vpn: number, vmaPages: number): Gen<boolean> {
   const era = kc.era;
-  const { ttu, walk } = SITES[era.tryToUnmapNotify];
+  const { ttu, walk } = TRY_TO_UNMAP_SITES[era.tryToUnmapNotify];
   const address = addressOf(vpn);
-  const order = 0; // compound_order(page): only order-0 pages are modelled yet
+  const order = 0; // compound_order(page): an order-0 page here (a THP goes through rmap-thp.ts)
   const vmEnd = VMA_BASE + vmaPages * PAGE_SIZE;
   // v4.13: "We have to assume the worse case ie pmd for invalidation."
   // mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, vma, vma->vm_mm, address, ...) (v5.7)

@@ -7,6 +7,10 @@ import type { Gen } from '../runtime/primitives';
 import { site } from '../runtime/site';
 import type { KernelContext } from './context';
 import { tryToUnmap } from './rmap';
+import * as h from '../runtime/huge-primitives';
+import type { PageRef } from '../runtime/primitives';
+import { hpageNr, splitHugePageToList } from './huge_memory';
+import { tryToUnmapThp } from './rmap-thp';
 
 const PICK = site('mm/vmscan.c', 'shrink_inactive_list', 'v4.13', 'the model picks the page mapped at the given address off the LRU');
 const ISOLATE = site('mm/vmscan.c', 'isolate_lru_page', 'v4.13');
@@ -16,6 +20,12 @@ const FLUSH = site('mm/rmap.c', 'try_to_unmap_flush_dirty', 'v4.13');
 const PAGEOUT = site('mm/vmscan.c', 'pageout', 'v4.13', 'writeback completes at once');
 const REMOVE = site('mm/vmscan.c', '__remove_mapping', 'v4.13');
 const PUTBACK = site('mm/vmscan.c', 'putback_lru_page', 'v4.13');
+const LRU_HEAD = site('mm/vmscan.c', 'isolate_lru_pages', 'v4.13', 'a THP is on the LRU by its head');
+const SPL_THP = site('mm/vmscan.c', 'shrink_page_list: PageTransHuge(page)', 'v4.13');
+const SPL_THP_12 = site('mm/swap_state.c', 'add_to_swap: split_huge_page_to_list', 'v4.12');
+const SPL_THP_15 = site('mm/vmscan.c', 'shrink_page_list: flags |= TTU_SPLIT_HUGE_PMD', 'v4.15');
+const REMOVE_THP = site('mm/vmscan.c', '__remove_mapping: refcount = 1 + HPAGE_PMD_NR', 'v4.19');
+const TAIL = site('mm/vmscan.c', 'shrink_page_list: the tail pages split_huge_page_to_list put on page_list', 'v4.13');
 
 /**
  * Reclaims the anonymous page mapped at `vpn`: isolate it (reclaim's own reference), add it to the
@@ -30,13 +40,26 @@ export function* shrinkPage(kc: KernelContext, vpn: number, vmaPages: number): G
     return;
   }
   const page = { pfn: pte.pfn, generation: pte.generation };
+  if (kc.thpOrder) {
+    const head = yield* h.compoundHead(page, LRU_HEAD);
+    if (head === null) return; // freed meanwhile: not on the LRU any more
+    if (head.order > 0) return yield* shrinkThp(kc, head, vpn - (page.pfn - head.pfn), vmaPages);
+  }
   if (!(yield* p.getPageUnlessZero(page, ISOLATE))) return; // already being freed
   // if (!trylock_page(page)) goto keep;
   if (!(yield* p.trylockPage(page, SPL))) {
     yield* p.putPage(page, PUTBACK);
     return;
   }
-  yield* p.swapCacheAdd(page, ADD_TO_SWAP);
+  yield* reclaimLocked(kc, page, vpn, vmaPages, false);
+}
+
+/**
+ * shrink_page_list for an isolated, locked order-0 page: add_to_swap (unless it is in the swap
+ * cache already), try_to_unmap, the deferred TLB flush, pageout, __remove_mapping; or put it back.
+ */
+function* reclaimLocked(kc: KernelContext, page: PageRef, vpn: number, vmaPages: number, inSwapCache: boolean): Gen {
+  if (!inSwapCache) yield* p.swapCacheAdd(page, ADD_TO_SWAP);
   const unmapped = yield* tryToUnmap(kc, page, vpn, vmaPages);
   if (unmapped) {
     yield* p.tlbFlush(vpn, vpn + 1, FLUSH);
@@ -49,4 +72,73 @@ export function* shrinkPage(kc: KernelContext, vpn: number, vmaPages: number): G
   }
   yield* p.unlockPage(page, SPL);
   yield* p.putPage(page, PUTBACK);
+}
+
+/** Puts back a page reclaim keeps: unlock_page; putback_lru_page. */
+function* keep(page: PageRef, why: string, at: typeof SPL): Gen {
+  yield* p.note(why, at);
+  yield* p.unlockPage(page, SPL);
+  yield* p.putPage(page, PUTBACK);
+}
+
+/**
+ * shrink_page_list for the THP headed at `head`, mapped from `headVpn`, in the era's form
+ * (Era.thpReclaim): isolate and lock the head; a THP no PMD maps is split first (v4.13+); then
+ * either split it (≤ v4.13, freezing every mapping to a migration entry inside try_to_unmap) and
+ * reclaim the head and each tail as order-0 pages, or (v4.15+) unmap it whole with
+ * TTU_SPLIT_HUGE_PMD and free it whole.
+ */
+function* shrinkThp(kc: KernelContext, head: PageRef, headVpn: number, vmaPages: number): Gen {
+  const nr = hpageNr(kc);
+  const form = kc.era.thpReclaim;
+  if (!(yield* p.getPageUnlessZero(head, ISOLATE))) return;
+  if (!(yield* p.trylockPage(head, SPL))) {
+    yield* p.putPage(head, PUTBACK);
+    return;
+  }
+  const freeze = (k: KernelContext, pg: PageRef, v: number) => tryToUnmapThp(k, pg, v, vmaPages, { migration: true, splitHugePmd: true, rmapLocked: true, batch: false });
+  let inSwapCache = false;
+  if (form === 'split-in-add-to-swap') {
+    // add_to_swap(page, page_list): get_swap_page(); if (PageTransHuge(page)) split_huge_page_to_list(page, list)
+    if (!(yield* splitHugePageToList(kc, head, headVpn, 0, freeze))) return yield* keep(head, 'add_to_swap: split_huge_page_to_list failed: activate_locked', SPL_THP_12);
+  } else {
+    const [, , compound] = yield* h.pageCount(head, SPL_THP);
+    // "Split pages without a PMD map right away": if (!compound_mapcount(page) && split_huge_page_to_list(page, page_list))
+    if (compound === 0) {
+      if (!(yield* splitHugePageToList(kc, head, headVpn, 0, freeze))) return yield* keep(head, 'split_huge_page_to_list failed: activate_locked', SPL_THP);
+    } else {
+      yield* p.swapCacheAdd(head, ADD_TO_SWAP); // add_to_swap(page): a THP swap cluster, HPAGE_PMD_NR references
+      inSwapCache = true;
+      if (form === 'swap-whole') return yield* reclaimWholeThp(kc, head, headVpn, vmaPages);
+      // "XXX: We don't support THP writes": split_huge_page_to_list, else delete_from_swap_cache
+      if (!(yield* splitHugePageToList(kc, head, headVpn, nr, freeze))) return yield* keep(head, 'split_huge_page_to_list failed: delete_from_swap_cache; activate_locked', SPL_THP);
+    }
+  }
+  // the head goes on as an order-0 page; split_huge_page_to_list put the tails on page_list
+  yield* reclaimLocked(kc, head, headVpn, vmaPages, inSwapCache);
+  for (let i = 1; i < nr; i++) {
+    const tail = { pfn: head.pfn + i, generation: head.generation };
+    if (!(yield* p.trylockPage(tail, TAIL))) {
+      yield* p.putPage(tail, PUTBACK);
+      continue;
+    }
+    yield* reclaimLocked(kc, tail, headVpn + i, vmaPages, inSwapCache);
+  }
+}
+
+/**
+ * v4.15+ for a PMD-mapped THP in the swap cache: try_to_unmap(page, flags | TTU_SPLIT_HUGE_PMD)
+ * (split_huge_pmd_address, then every subpage PTE in one bracket), try_to_unmap_flush_dirty,
+ * pageout, and `__remove_mapping`'s `page_ref_freeze(page, 1 + HPAGE_PMD_NR)` (isolation + one
+ * swap-cache reference per subpage) frees the THP whole.
+ */
+function* reclaimWholeThp(kc: KernelContext, head: PageRef, headVpn: number, vmaPages: number): Gen {
+  const nr = hpageNr(kc);
+  if (!(yield* tryToUnmapThp(kc, head, headVpn, vmaPages, { migration: false, splitHugePmd: true, rmapLocked: false, batch: true }))) {
+    return yield* keep(head, 'try_to_unmap failed: activate_locked', SPL_THP_15);
+  }
+  yield* p.tlbFlush(headVpn, headVpn + nr, FLUSH);
+  yield* p.writeback(head, PAGEOUT);
+  if (yield* p.pageRefFreeze(head, 1 + nr, REMOVE_THP)) return;
+  yield* keep(head, '__remove_mapping: page_ref_freeze failed (someone holds a reference): keep', REMOVE_THP);
 }

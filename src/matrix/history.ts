@@ -35,7 +35,7 @@ function row(driver: string, cells: Record<string, [string, string, boolean?]>):
 const CORE_ROW: Expectation[] = [
   ['v4.10', 'full-range-invalidated', OOM_NO_NOTIFIERS],
   ['v4.12', 'full-range-invalidated', OOM_NO_NOTIFIERS],
-  ['aac2fea9', 'full-range-invalidated', "Andrea Arcangeli's bug 1: a bare invalidate_range with no start/end (revert 785373b4c387, seeds/04)"],
+  ['aac2fea9', 'full-range-invalidated', "Andrea Arcangeli's bug 1: a bare invalidate_range with no start/end (revert 785373b4c387, seeds/04); with a PTE-mapped THP also bugs 2 and 3, each alone (test/kernel/thp.test.ts)"],
   ['v4.13', 'pass', 'the kill-invalidate_page series brackets every modelled call site (reference §1.d)'],
   ['v4.15', 'pass', 'as v4.13; only_end where the PTL call already happened (reference §4.1)'],
   ['v4.19', 'pass', 'as v4.15; the OOM reaper brackets its unmap with a non-blockable start (mm/oom_kill.c v4.19)'],
@@ -88,7 +88,12 @@ const B4_MIRROR =
   "reference §3 B4, Andrea Arcangeli's bug 1 (revert 785373b4c387): a bare invalidate_range reaches no start/end-only notifier; and the OOM reaper unmaps with no notifier call";
 const SHARED_PT =
   '->invalidate_range flushes the IOTLB under the PTL after every PTE clear, before the page is freed; tlb_flush_mmu_tlbonly calls mmu_notifier_invalidate_range in every era (mm/memory.c v4.10.17), so the OOM reaper flushes it too';
-const AAC_SHARED = 'aac2fea9 range [address, address + (1UL << 0)) flushes exactly the one page for order-0 pages; B5/B6 need a THP (not modelled)';
+const AAC_SHARED =
+  'aac2fea9 range [address, address + (1UL << 0)) flushes exactly the one page for an order-0 page. With a THP (B5, B6) the range misses subpages only in ' +
+  'split_huge_page\'s freeze walk (mm/vmscan.c v4.13 splits a THP before try_to_unmap: "XXX: We don\'t support THP writes"): the freeze installs migration ' +
+  'entries, remove_migration_ptes maps the same pages again, and each subpage is then unmapped as an order-0 page with a one-page range before it can be ' +
+  'freed. The stale IOTLB entry of the freeze window maps a page still allocated and mapped again: full-range-invalidated (core) catches it, no driver invariant does ' +
+  '(test/kernel/thp.test.ts)';
 const ODP = 'drivers/infiniband/core/umem_odp.c';
 const AMDGPU = 'drivers/gpu/drm/amd/amdgpu/amdgpu_mn.c';
 const SVM_UNALIGNED =
@@ -97,9 +102,12 @@ const SVM_UNALIGNED =
 const GRU_COUNT_ONLY =
   'broken on purpose: count-only without the TFH filter misses a bracket between the ms_range_active check and the dropin (reference §2.7); ' +
   'a one-step window the default fuzzing budget finds only in some seeds: test/drivers/grutlbpurge.test.ts replays one';
-const B14_WAITS =
-  'reference §3 B14 (ca748c39ea3f, v5.0; fixed by f25a546e6529, v5.5): deadlocks with nested brackets on one thread (THP split inside zap) and a queued writer (MR registration); ' +
-  'the model has neither yet (test/drivers/umem_odp.test.ts drives them by hand)';
+const B14 =
+  'reference §3 B14 (ca748c39ea3f, v5.0; fixed by f25a546e6529, v5.5, whose message gives the trace): zap_page_range takes umem_rwsem for read in range_start and ' +
+  'holds it to range_end; madvise(MADV_DONTNEED) of part of a THP splits the PMD inside (mm/memory.c zap_pmd_range → __split_huge_pmd, v5.0.1/v5.2.1), whose nested ' +
+  'range_start takes it for read again: "the second down_read() can deadlock if there are competing writers". The scenarios have no writer (ib_umem_odp_get\'s ' +
+  'down_write); lockdep reports the recursive read itself (kernel/locking/lockdep.c check_deadlock v5.0: down_read is read == 1, not recursive): no-deadlock. ' +
+  'With a writer queued in between it hangs (test/kernel/thp.test.ts): deadlock';
 const ODP_MISSED_UNLOCK =
   'drivers/infiniband/core/umem_odp.c v5.0.1/v5.2.1: a non-blockable start that finds a umem returns -EAGAIN still holding umem_rwsem, and no range_end releases it ' +
   '("RDMA/odp: Fix missed unlock in non-blocking invalidate_start", Jason Gunthorpe, 2019-06-11, Fixes: ca748c39ea3f); the runtime reports the OOM reaper ending with the lock held as a model error';
@@ -112,10 +120,10 @@ const DRIVER_CATALOGUE: Expectation[] = [
     'v4.13': ['pass', `${ODP} v4.13.9: notifiers_seq/notifiers_count under umem_mutex, pagefault_mr retries (reference §2.2)`],
     'v4.15': ['pass', `as v4.13: ${ODP} differs between v4.13.9 and v4.19.95 only by the blockable change (93065ac753e4, v4.19)`],
     'v4.19': ['pass', `${ODP} v4.19.95: down_read_trylock and -EAGAIN when !blockable (reference §3 B11 handled)`],
-    'v5.0': ['no-lock-held-at-exit', ODP_MISSED_UNLOCK],
-    'v5.2': ['no-lock-held-at-exit', ODP_MISSED_UNLOCK],
+    'v5.0': ['no-lock-held-at-exit|no-deadlock', ODP_MISSED_UNLOCK + '; and reference §3 B14 (it holds umem_rwsem across the bracket too): ' + B14],
+    'v5.2': ['no-lock-held-at-exit|no-deadlock', ODP_MISSED_UNLOCK + '; and reference §3 B14 (it holds umem_rwsem across the bracket too): ' + B14],
   }),
-  ...row('ib-umem-odp-rwsem-held', { 'v5.0': ['deadlock', B14_WAITS, true], 'v5.2': ['deadlock', B14_WAITS, true] }),
+  ...row('ib-umem-odp-rwsem-held', { 'v5.0': ['no-deadlock|deadlock', B14], 'v5.2': ['no-deadlock|deadlock', B14] }),
   ...row('amdgpu-userptr', {
     'v4.10': ['pass', PIN_B2_SAFE],
     'v4.12': ['no-sleep-in-atomic', B2 + `; ${AMDGPU} amdgpu_mn_invalidate_page: mutex_lock(&rmn->lock), fence wait (v4.12)`],
@@ -171,6 +179,46 @@ const DRIVER_CATALOGUE: Expectation[] = [
   }),
 ];
 
+// --- issue 4: the interval-notifier versions (v5.5 read in v5.7.14, v6.6 read in v6.8) ---
+const MLX5 = 'drivers/infiniband/hw/mlx5/odp.c';
+const ODP_INTERVAL =
+  'f25a546e6529 (v5.5) moved ODP to mmu_interval_notifier_insert (the fix of reference §3 B14): mlx5_ib_invalidate_range returns false when !blockable, ' +
+  'else under umem_mutex calls mmu_interval_set_seq, zaps the MTTs and ib_umem_odp_unmap_dma_pages (set_page_dirty)';
+const AMDGPU_INTERVAL =
+  'the userptr BO\'s interval notifier: set_seq and the fence wait (MAX_SCHEDULE_TIMEOUT) under adev->notifier_lock, false when !blockable; amdgpu_cs_submit checks ' +
+  'amdgpu_ttm_tt_get_user_pages_done (mmu_interval_read_retry) under the same lock before pushing the job (the include/linux/mmu_notifier.h v5.7 pattern). ' +
+  'Not checked by any invariant: the binding of the new pages outside the lock (the source\'s own "FIXME: The pages cannot be touched outside the notifier_lock") ' +
+  'and the dirty state, which no userptr path sets since 915d3eecfa23 removed mark_page_dirty with the HMM conversion (v5.2 amdgpu_ttm_tt_mark_user_pages had it); ' +
+  'a22dd506400d moved it to mmu_interval_notifier in the series of 99cb252f5e68 (v5.5)';
+const GNTDEV_SYNC_DEADLOCK =
+  'drivers/xen/gntdev.c v5.7.14 gntdev_invalidate: no lock, false when !blockable, never sleeps in a non-blockable context; but its synchronous unmap ' +
+  '(gnttab_unmap_refs_sync, waiting for the grant pages\' other users) deadlocked against i915 (dbe97cff7dd9 "xen/gntdev: Avoid blocking in unmap_grant_pages()", ' +
+  'v5.19, Fixes: 745282256c75; QubesOS issue 7481), which needs a second driver holding the pages: the model has none, so its pass says nothing about that deadlock';
+const NOUVEAU_ITREE_LEAK =
+  'model reading, not in the catalogue and no fix found: the OOM reaper\'s non-blockable start runs the itree first (nouveau_svm_range_invalidate trylocks svmm->mutex ' +
+  'and succeeds), then nouveau_svmm_invalidate_range_start returns -EAGAIN, so __mmu_notifier_invalidate_range_start fails after mn_itree_invalidate succeeded and ' +
+  'the reaper calls no range_end: active_invalidate_ranges never returns to 0, invalidate_seq stays odd once an overlapping invalidation makes it so, and the next ' +
+  'fault\'s mmu_interval_notifier_insert + mmu_interval_read_begin waits forever (the same hole as hmm-mirror+range-start-trylock, inside one driver)';
+
+const INTERVAL_DRIVERS: Expectation[] = [
+  ...row('ib-umem-odp', {
+    'v5.5': ['pass', `${ODP_INTERVAL}; pagefault_real_mr: read_begin, get_user_pages_remote, ${ODP} ib_umem_odp_map_dma_single_page (check_retry under umem_mutex, put_page), then read_retry under umem_mutex before mlx5_ib_update_xlt (${MLX5}, ${ODP} v5.7.14)`],
+    'v6.6': ['pass', `${ODP_INTERVAL}; ${ODP} ib_umem_odp_map_dma_and_lock: read_begin, hmm_range_fault under mmap_read_lock, read_retry under umem_mutex held until pagefault_real_mr has written the MTTs (v6.8)`],
+  }),
+  ...row('amdgpu-userptr', {
+    'v5.5': ['pass', `${AMDGPU} amdgpu_mn_invalidate_gfx, amdgpu_ttm.c amdgpu_ttm_tt_get_user_pages(_done), amdgpu_cs.c amdgpu_cs_submit (v5.7.14): ${AMDGPU_INTERVAL}`],
+    'v6.6': ['pass', `drivers/gpu/drm/amd/amdgpu/amdgpu_hmm.c amdgpu_hmm_invalidate_gfx, amdgpu_hmm_range_get_pages(_done), amdgpu_cs.c amdgpu_cs_submit (v6.8): ${AMDGPU_INTERVAL}`],
+  }),
+  ...row('xen-gntdev', {
+    'v5.5': ['pass', GNTDEV_SYNC_DEADLOCK, true],
+    'v6.6': ['pass', 'drivers/xen/gntdev.c v6.8 gntdev_invalidate: false when !blockable, no lock; unmap_grant_pages is asynchronous (being_removed[], gnttab_unmap_refs_async, dbe97cff7dd9); ' + STALE],
+  }),
+  ...row('nouveau-svm', {
+    'v5.5': ['start-end-paired', `drivers/gpu/drm/nouveau/nouveau_svm.c, mm/mmu_notifier.c, mm/oom_kill.c v5.7.14: ${NOUVEAU_ITREE_LEAK}`, true],
+    'v6.6': ['start-end-paired', `drivers/gpu/drm/nouveau/nouveau_svm.c, mm/mmu_notifier.c, mm/oom_kill.c v6.8 (c2655835fd8c ends hlist notifiers only): ${NOUVEAU_ITREE_LEAK}`, true],
+  }),
+];
+
 export const HISTORY: readonly Expectation[] = [
   ...CORE_ROW,
   ...row('kvm', {
@@ -204,4 +252,5 @@ export const HISTORY: readonly Expectation[] = [
   }),
   ...MODERN_ROWS,
   ...DRIVER_CATALOGUE,
+  ...INTERVAL_DRIVERS,
 ];

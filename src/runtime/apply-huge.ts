@@ -12,7 +12,7 @@
  */
 import { Op, type Effect } from './effect';
 import { InternalError, ModelError } from './errors';
-import { newPage, type Machine, type Pmd, type Pte } from './machine';
+import { newPage, pageTableEntry, type Machine, type Pmd, type Pte } from './machine';
 import { dropRef, mappingChanged, pageOf } from './apply';
 import type { PageRef } from './primitives';
 
@@ -27,12 +27,9 @@ function region(m: Machine, vpn: number): number {
   return vpn >> m.thpOrder;
 }
 
-/** The subpage view of a huge PMD at `vpn`, or null when no huge PMD maps it (the hot path: one test). */
+/** The subpage view of a huge PMD at `vpn` (no PTE there), or null when no huge PMD maps it. */
 export function hugeView(m: Machine, vpn: number): Pte | null {
-  const pmd = m.pmds[vpn >> m.thpOrder];
-  if (!pmd) return null;
-  const pfn = pmd.pfn + (vpn & ((1 << m.thpOrder) - 1));
-  return { pfn, generation: m.pages[pfn].generation, writable: pmd.writable, dirty: pmd.dirty, young: pmd.young, swap: false, huge: true };
+  return pageTableEntry(m, vpn);
 }
 
 /** A PTE effect at `vpn` under a huge PMD: the core-VM model forgot `pmd_trans_huge()` (split or zap the PMD first). */
@@ -184,14 +181,16 @@ export function applyHugeEffect(m: Machine, tid: number, e: Effect): unknown {
     case Op.PmdSplit:
       return pmdSplit(m, tid, e);
     case Op.CompoundHead: {
-      pageOf(m, e.a, e.b, 'compound_head');
+      // read without a reference (the reclaim pick, off the LRU): a page freed meanwhile gives null
+      const pg = m.pages[e.a];
+      if (pg === undefined || pg.free || pg.generation !== e.b) return null;
       const head = m.pages[e.a].compoundHead < 0 ? e.a : m.pages[e.a].compoundHead;
       return { pfn: head, generation: m.pages[head].generation, order: m.pages[head].order } satisfies CompoundHeadRef;
     }
     case Op.PageCount: {
       pageOf(m, e.a, e.b, 'page_count');
       const head = m.pages[e.a].compoundHead < 0 ? e.a : m.pages[e.a].compoundHead;
-      return [m.pages[head].refcount, totalMapcount(m, head)];
+      return [m.pages[head].refcount, totalMapcount(m, head), m.pages[head].compoundMapcount];
     }
     case Op.SplitHugePage:
       return splitHugePage(m, e);

@@ -19,7 +19,7 @@ export function isEnabled(m: Machine, tid: number, e: Effect): boolean {
     }
     case Op.DownRead: {
       const l = m.locks[e.a];
-      return l.owner === -1 && l.writersQueued === 0;
+      return l.owner === -1 && (l.writersQueued === 0 || (e.c === 1 && l.readers.includes(tid)));
     }
     case Op.LockPage: {
       const pg = m.pages[e.a];
@@ -95,6 +95,9 @@ export function mappingChanged(m: Machine, tid: number, vpn: number) {
   if (!m.hasNotifiers) return;
   const address = VMA_BASE + vpn * PAGE_SIZE;
   const bracketed = m.windows.some((w) => w.thread === tid && w.start < address + PAGE_SIZE && address < w.end);
+  // an untold earlier change of this page by this thread stays untold: what comes next is about this one
+  // (a THP frozen to migration entries, remapped, then unmapped again as order-0 pages)
+  for (const o of m.obligations) if (o.thread === tid && o.vpn === vpn && o.supersededAt === undefined) o.supersededAt = m.step;
   m.obligations.push({ thread: tid, vpn, step: m.step, bracket: !bracketed, range: true });
 }
 
@@ -102,7 +105,7 @@ export function mappingChanged(m: Machine, tid: number, vpn: number) {
 function discharge(m: Machine, tid: number, start: number, end: number, bracket: boolean, range: boolean) {
   for (const o of m.obligations) {
     const a = VMA_BASE + o.vpn * PAGE_SIZE;
-    if (o.thread !== tid || !(start < a + PAGE_SIZE && a < end)) continue;
+    if (o.thread !== tid || !(start < a + PAGE_SIZE && a < end) || o.supersededAt !== undefined) continue;
     if (bracket) o.bracket = false;
     if (range) o.range = false;
   }
@@ -128,11 +131,9 @@ function head(m: Machine, pfn: number, p: Page = m.pages[pfn]): Page {
 function freePage(m: Machine, pfn: number) {
   const p = m.pages[pfn];
   if (p.order > 0) {
-    for (let i = 1; i < 1 << p.order; i++) {
-      const t = m.pages[pfn + i];
-      freeOne(m, t);
-      t.compoundHead = -1;
-    }
+    // the tails keep compoundHead while the THP is free (it is only ever reused whole), so its pfns
+    // stay one object for footprints
+    for (let i = 1; i < 1 << p.order; i++) freeOne(m, m.pages[pfn + i]);
     p.order = 0;
     p.compoundMapcount = 0;
     freeOne(m, p);
@@ -199,7 +200,7 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       // lockdep check_deadlock (kernel/locking/lockdep.c v5.0): down_read is a non-recursive read
       // (read == 1), so taking a rw-semaphore the thread already holds is "possible recursive locking
       // detected": a writer queued between the two acquisitions deadlocks them (reference §3 B14)
-      if (m.lockInversion === null && t.held.includes(e.a)) {
+      if (m.lockInversion === null && e.c !== 1 && t.held.includes(e.a)) {
         m.lockInversion = `${t.name} takes ${l.name} for read while already holding it: possible recursive locking (a writer queued in between deadlocks both)`;
       }
       recordLockOrder(m, tid, e.a);

@@ -102,7 +102,7 @@ export const enum Op {
   PmdSplit,
   /** `compound_head()` + `compound_order()` of page `a` (generation `b`): `{pfn, generation, order}` of its head. */
   CompoundHead,
-  /** `page_count()` of the (head) page and its `total_mapcount()`: `[refcount, mapcount]`. */
+  /** `page_count()` of the (head) page, its `total_mapcount()` and `compound_mapcount()`: `[refcount, mapcount, compound]`. */
   PageCount,
   /**
    * split_huge_page_to_list's `if (!mapcount && page_ref_freeze(head, c))` then `__split_huge_page()`:

@@ -246,7 +246,9 @@ function hugeFootprint(m: Machine, e: Effect): Footprint {
   switch (e.op) {
     case Op.AllocHugePage: {
       const next = m.freeHuge.length > 0 ? m.freeHuge[m.freeHuge.length - 1] : m.pages.length;
-      return { reads: [], writes: [objId(Obj.Allocator, 0), objId(Obj.Page, next)], sync: false };
+      const writes = [objId(Obj.Allocator, 0)];
+      for (let i = 0; i < nr; i++) writes.push(objId(Obj.Page, next + i)); // a reused THP's pfns are its head's object anyway
+      return { reads: [], writes, sync: false };
     }
     case Op.PmdRead:
       return { reads: [pmd], writes: [], sync: false };
@@ -264,7 +266,11 @@ function hugeFootprint(m: Machine, e: Effect): Footprint {
     case Op.CompoundHead:
     case Op.PageCount:
       return { reads: [headObj(e.a)], writes: [], sync: false };
-    default:
-      return { reads: [], writes: [headObj(e.a), objId(Obj.Allocator, 0)], sync: false };
+    default: {
+      // SplitHugePage: every subpage becomes its own object afterwards
+      const writes = [objId(Obj.Allocator, 0)];
+      for (let i = 0; i < nr; i++) writes.push(objId(Obj.Page, e.a + i));
+      return { reads: [], writes, sync: false };
+    }
   }
 }

@@ -44,13 +44,13 @@ export function pmdSplit(vpn: number, freeze: boolean, at: Site): Gen<boolean> {
   return step(effect(Op.PmdSplit, at, vpn, freeze ? 1 : 0, 0, undefined, text));
 }
 
-/** `compound_head(page)` and `compound_order()` of it. */
-export function compoundHead(page: PageRef, at: Site): Gen<CompoundHeadRef> {
+/** `compound_head(page)` and `compound_order()` of it; null if the page was freed meanwhile (no reference is held). */
+export function compoundHead(page: PageRef, at: Site): Gen<CompoundHeadRef | null> {
   return step(effect(Op.CompoundHead, at, page.pfn, page.generation, 0, undefined, `compound_head(pfn ${page.pfn}/g${page.generation}), compound_order()`));
 }
 
-/** `[page_count(page), total_mapcount(page)]` of the page's head. */
-export function pageCount(page: PageRef, at: Site): Gen<[number, number]> {
+/** `[page_count(page), total_mapcount(page), compound_mapcount(page)]` of the page's head. */
+export function pageCount(page: PageRef, at: Site): Gen<[number, number, number]> {
   return step(effect(Op.PageCount, at, page.pfn, page.generation, 0, undefined, `page_count(), total_mapcount(pfn ${page.pfn}/g${page.generation})`));
 }
 

@@ -37,7 +37,7 @@ export interface Page {
   freedAt: number;
   /** `compound_order()`: the THP's order on its head page, 0 on order-0 and tail pages. */
   order: number;
-  /** `compound_head()` of a tail page (its head's pfn); -1 on head and order-0 pages. */
+  /** `compound_head()` of a tail page (its head's pfn, kept while the THP is free); -1 on head and order-0 pages. */
   compoundHead: number;
   /** The head's `compound_mapcount`: huge PMDs mapping the THP (0 on other pages). */
   compoundMapcount: number;
@@ -129,6 +129,11 @@ export interface Obligation {
   bracket: boolean;
   /** Not followed by invalidate_range / invalidate_page / a range_end that calls ->invalidate_range. */
   range: boolean;
+  /**
+   * The step at which the same thread changed the same page's mapping again while this change was
+   * still untold: a notification after that is about the later change, and cannot tell of this one.
+   */
+  supersededAt?: number;
 }
 
 /** A range_start … range_end window of one thread: changes inside it are covered. */
@@ -278,6 +283,19 @@ export function enableThp(m: Machine, order: number): void {
   m.thpOrder = order;
   m.pmds = new Array(regions).fill(null);
   m.pteTables = new Array(regions).fill(false);
+}
+
+/**
+ * What a page-table walk finds at `vpn`: its PTE, or under a huge PMD the view of the subpage
+ * (`huge: true`), or null. Invariants and reports read the primary page table through this.
+ */
+export function pageTableEntry(m: Machine, vpn: number): Pte | null {
+  const pte = m.ptes[vpn];
+  if (pte || m.thpOrder === 0) return pte;
+  const pmd = m.pmds[vpn >> m.thpOrder];
+  if (!pmd) return null;
+  const pfn = pmd.pfn + (vpn & ((1 << m.thpOrder) - 1));
+  return { pfn, generation: m.pages[pfn].generation, writable: pmd.writable, dirty: pmd.dirty, young: pmd.young, swap: false, huge: true };
 }
 
 /** `compound_head()`: the pfn of the head of the page at `pfn` (itself unless it is a THP tail). */

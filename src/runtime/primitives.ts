@@ -44,9 +44,14 @@ export function mutexLock(lock: LockId, at: Site): Gen {
 export function mutexUnlock(lock: LockId, at: Site): Gen {
   return step(effect(Op.MutexUnlock, at, lock));
 }
-/** `down_read()`: may sleep. */
-export function downRead(sem: LockId, at: Site): Gen {
-  return step(effect(Op.DownRead, at, sem));
+/**
+ * `down_read()`: may sleep. `recursive`: a driver's own recursion count lets a thread that already
+ * holds the read side go on without taking it again (amdgpu_mn_read_lock v4.19: only the first of
+ * nested brackets calls down_read_non_owner), so it neither waits behind a queued writer nor is
+ * lockdep's recursive read.
+ */
+export function downRead(sem: LockId, at: Site, recursive = false): Gen {
+  return step(recursive ? effect(Op.DownRead, at, sem, 0, 1) : effect(Op.DownRead, at, sem));
 }
 export function upRead(sem: LockId, at: Site): Gen {
   return step(effect(Op.UpRead, at, sem));

@@ -12,9 +12,17 @@ export interface ScenarioBounds {
   readonly maxOpsPerThread: number;
   /** Whether an OOM-reaper thread may be drawn. */
   readonly oom: boolean;
+  /** Whether scenarios with transparent huge pages may be drawn (a fifth of them; default true). */
+  readonly thp?: boolean;
 }
 
-export const DEFAULT_BOUNDS: ScenarioBounds = { pages: 4, maxOpsPerThread: 3, oom: true };
+export const DEFAULT_BOUNDS: ScenarioBounds = { pages: 4, maxOpsPerThread: 3, oom: true, thp: true };
+
+/**
+ * CPU operations whose call sites handle huge PMDs (split or zap them); the others are not drawn
+ * with THP (mprotect's change_pmd_range and fork's copy_huge_pmd are not modelled yet).
+ */
+const THP_AWARE_CPU_OPS: readonly string[] = ['access', 'munmap', 'dontneed'];
 
 export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitrary<Scenario> {
   // Races need threads on the same page: page 0 is drawn half the time, any page otherwise.
@@ -41,14 +49,17 @@ export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitr
       reclaim: fc.array(reclaim, { maxLength: Math.min(2, b.maxOpsPerThread) }),
       device: fc.array(access, { maxLength: b.maxOpsPerThread }),
       oom: b.oom ? fc.array(fc.constant({ op: 'reap' as const }), { maxLength: 1 }) : fc.constant([]),
+      // THP or not (DESIGN §4): order 1 mostly, order 2 sometimes (a walk of several PTEs past the head)
+      thpOrder: b.thp === false ? fc.constant(0) : fc.oneof({ arbitrary: fc.constant(0), weight: 16 }, { arbitrary: fc.constant(1), weight: 3 }, { arbitrary: fc.constant(2), weight: 1 }),
     })
-    .map(({ cpu, reclaim: rec, device, oom }) => {
+    .map(({ cpu: drawn, reclaim: rec, device, oom, thpOrder }) => {
       const threads: ThreadScenario[] = [];
+      const cpu = thpOrder > 0 ? drawn.filter((o) => THP_AWARE_CPU_OPS.includes(o.op)) : drawn;
       if (cpu.length) threads.push({ kind: 'cpu', ops: cpu });
       if (rec.length) threads.push({ kind: 'reclaim', ops: rec });
       if (oom.length) threads.push({ kind: 'oom', ops: oom });
       if (device.length) threads.push({ kind: 'device', ops: device });
-      return { threads };
+      return thpOrder > 0 ? { threads, thp: true, thpOrder } : { threads };
     })
     .filter((s) => s.threads.length > 0);
 }

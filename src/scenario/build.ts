@@ -16,11 +16,11 @@ import type { NotifierDefinition, NotifierInstance, SetupApi } from '../notifier
 import { kernelApi } from '../notifier/kernel-api';
 import { ModelError } from '../runtime/errors';
 import type { ThreadSpec } from '../runtime/execution';
-import { LockKind, PAGE_SIZE, VMA_BASE, addCounter, addLock, addTable, addressOf, type Machine } from '../runtime/machine';
+import { LockKind, PAGE_SIZE, VMA_BASE, addCounter, addLock, addTable, addressOf, enableThp, type Machine } from '../runtime/machine';
 import * as p from '../runtime/primitives';
 import type { Gen } from '../runtime/primitives';
 import { site } from '../runtime/site';
-import { scenarioPages, type Scenario, type ThreadScenario } from './scenario';
+import { scenarioPages, scenarioThpOrder, type Scenario, type ThreadScenario } from './scenario';
 
 const DEVICE = site('device', 'secondary MMU access (hardware walk of the driver table)', 'model');
 const REENTER = site('device', 'fault returned: retry the access', 'model');
@@ -106,11 +106,13 @@ function* reclaimThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages:
 export function buildExecution(era: Era, drivers: readonly NotifierDefinition<any>[], scenario: Scenario): Built {
   const nPages = scenarioPages(scenario);
   const m = createMm(nPages);
+  const thpOrder = scenarioThpOrder(scenario);
+  if (thpOrder > 0) enableThp(m, thpOrder);
   const subs: PendingSub[] = [];
   const notifiers: NotifierInstance[] = drivers.map((def, i) => ({ def, state: def.setup(setupApi(m, era.name, def.name, def.contract === 'mirror', i, subs)) }));
   m.hasNotifiers = notifiers.length > 0;
   const itree = buildItree(m, notifiers, subs);
-  const kc = { era, notifiers, itree } as { era: Era; notifiers: NotifierInstance[]; itree: IntervalTree | null; k: KernelContext['k'] };
+  const kc = { era, notifiers, itree, thpOrder } as { era: Era; notifiers: NotifierInstance[]; itree: IntervalTree | null; k: KernelContext['k']; thpOrder: number };
   kc.k = kernelApi(kc);
   const counts = new Map<string, number>();
   const threads: ThreadSpec[] = scenario.threads.map((t) => {

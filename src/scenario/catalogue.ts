@@ -2,10 +2,6 @@
  * Named scenarios, shared by exhaustive exploration (`mmu-race explore --scenario NAME`) and the
  * tests: the small interleaving problems of the MMU-notifier protocol, each a CPU-side change of a
  * mapping racing a device fault through the secondary MMU.
- *
- * `fault-vs-reclaim-thp` (reclaim of a transparent huge page, where the range to invalidate is the
- * whole huge page: the `1UL << order` versus `PAGE_SIZE << order` class) cannot be written yet:
- * THP is not modelled (no compound pages or huge PMDs in the machine, no THP scenario operation).
  */
 import { UsageError } from '../runtime/errors';
 import type { Scenario } from './scenario';
@@ -63,6 +59,22 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
         { kind: 'cpu', ops: [{ op: 'access', page: 0, write: true }] },
         { kind: 'reclaim', ops: [{ op: 'reclaim', page: 0 }] },
         { kind: 'device', ops: [{ op: 'access', page: 0, write: true }] },
+      ],
+    },
+  },
+  {
+    name: 'fault-vs-reclaim-thp',
+    title:
+      'a device fault racing reclaim of a PTE-mapped THP (order 2; munmap of its head page split the PMD): the rmap walk ' +
+      'visits three subpage PTEs, so the range to invalidate is the huge page, not one page (aac2fea9: 1UL << order from the last PTE)',
+    spine: false,
+    scenario: {
+      thp: true,
+      thpOrder: 2,
+      threads: [
+        { kind: 'cpu', ops: [{ op: 'access', page: 0, write: true }, { op: 'munmap', page: 0, pages: 1 }] },
+        { kind: 'reclaim', ops: [{ op: 'reclaim', page: 1 }] },
+        { kind: 'device', ops: [{ op: 'access', page: 2, write: false }] },
       ],
     },
   },

@@ -59,6 +59,22 @@ export type ThreadScenario =
 
 export interface Scenario {
   readonly threads: readonly ThreadScenario[];
+  /**
+   * Transparent huge pages (`transparent_hugepage=always`): a write fault on a PMD-less aligned
+   * region of 2^thpOrder pages that lies whole in the VMA maps a THP with a huge PMD (the VMA is
+   * rounded up to whole regions). Absent: no THP, every page is order 0.
+   */
+  readonly thp?: boolean;
+  /** HPAGE_PMD_ORDER with `thp` (1 to MAX_THP_ORDER; default 1: two subpages, small state spaces). */
+  readonly thpOrder?: number;
+}
+
+/** The largest THP order a scenario may ask for: 2^3 pages fill MAX_PAGES. */
+export const MAX_THP_ORDER = 3;
+
+/** The scenario's THP order, or 0 without THP. */
+export function scenarioThpOrder(s: Scenario): number {
+  return s.thp ? (s.thpOrder ?? 1) : 0;
 }
 
 export const MAX_PAGES = 8;
@@ -69,7 +85,8 @@ export function scenarioPages(s: Scenario): number {
   for (const t of s.threads) {
     for (const op of t.ops) if ('page' in op) n = Math.max(n, op.page + ('pages' in op ? op.pages : 1));
   }
-  return n;
+  const nr = 1 << scenarioThpOrder(s);
+  return Math.ceil(n / nr) * nr; // with THP, whole huge-page regions
 }
 
 /** Number of operations over all threads. */
@@ -99,7 +116,8 @@ function opText(kind: ThreadScenario['kind'], op: CpuOp | Reclaim | DeviceAccess
 
 /** `cpu: write(0) munmap(0, 1) | device: write(0)` */
 export function scenarioText(s: Scenario): string {
-  return s.threads.map((t) => `${t.kind}: ${t.ops.map((o) => opText(t.kind, o)).join(' ')}`).join(' | ');
+  const thp = s.thp ? `[thp order ${scenarioThpOrder(s)}] ` : '';
+  return thp + s.threads.map((t) => `${t.kind}: ${t.ops.map((o) => opText(t.kind, o)).join(' ')}`).join(' | ');
 }
 
 /** Checks a scenario that came from outside (a replay token, a file): throws UsageError naming the problem. */
@@ -124,6 +142,11 @@ export function validateScenario(x: unknown): Scenario {
         bad(`${String(op.op)} needs pages >= 1 within the VMA`);
       }
     }
+  }
+  const { thp, thpOrder } = x as Scenario;
+  if (thp !== undefined && typeof thp !== 'boolean') bad('thp must be a boolean');
+  if (thpOrder !== undefined && !(thp === true && Number.isInteger(thpOrder) && thpOrder >= 1 && thpOrder <= MAX_THP_ORDER)) {
+    bad(`thpOrder needs thp: true and an integer in [1, ${MAX_THP_ORDER}]`);
   }
   return x as Scenario;
 }

@@ -10,7 +10,8 @@ import { validateScenario } from '../scenario/scenario';
 
 const PREFIX = 'mr1.';
 
-type Compact = [kernel: string, driver: string, threads: [string, (string | number)[][]][], preemptions: number[], maxSteps: number, invariants?: string[]];
+/** `thpOrder` (a 7th element, after `invariants` or null) is there only for a scenario with THP: older tokens decode as before. */
+type Compact = [kernel: string, driver: string, threads: [string, (string | number)[][]][], preemptions: number[], maxSteps: number, invariants?: string[] | null, thpOrder?: number];
 
 type AnyOp = Case['scenario']['threads'][number]['ops'][number];
 
@@ -60,6 +61,10 @@ export function encodeToken(c: Case): string {
   ]);
   const compact: Compact = [c.kernel, c.driver, threads, c.preemptions.flatMap((p) => [p.thread, p.after, p.to]), c.maxSteps];
   if (c.invariants !== undefined) compact.push(c.invariants.slice());
+  if (c.scenario.thp) {
+    if (c.invariants === undefined) compact.push(null);
+    compact.push(c.scenario.thpOrder ?? 1);
+  }
   const body = deflateRawSync(Buffer.from(JSON.stringify(compact)), { level: 9 });
   const sum = Buffer.alloc(4);
   sum.writeUInt32BE(crc32(body) >>> 0);
@@ -81,8 +86,10 @@ export function decodeToken(token: string): Case {
   } catch {
     return bad('cannot be decoded');
   }
-  if (!Array.isArray(compact) || (compact.length !== 5 && compact.length !== 6)) bad('unexpected layout');
-  const [kernel, driver, threads, flat, maxSteps, invariants] = compact;
+  if (!Array.isArray(compact) || compact.length < 5 || compact.length > 7) bad('unexpected layout');
+  const [kernel, driver, threads, flat, maxSteps, listed, thpOrder] = compact;
+  const invariants = listed ?? undefined;
+  if (thpOrder !== undefined && !Number.isInteger(thpOrder)) bad('bad THP order');
   if (invariants !== undefined && !(Array.isArray(invariants) && invariants.every((x) => typeof x === 'string'))) bad('bad invariant list');
   if (typeof kernel !== 'string' || typeof driver !== 'string' || !Array.isArray(threads) || !Array.isArray(flat)) bad('unexpected layout');
   if (!Number.isInteger(maxSteps) || maxSteps < 1) bad('bad step budget');
@@ -91,6 +98,7 @@ export function decodeToken(token: string): Case {
       kind,
       ops: (ops ?? []).map((o) => decodeOp(o)),
     })),
+    ...(thpOrder !== undefined ? { thp: true, thpOrder } : {}),
   });
   const preemptions = [];
   if (flat.length % 3 !== 0) bad('bad preemption list');
