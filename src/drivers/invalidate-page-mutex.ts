@@ -8,7 +8,7 @@
  * invalidation zaps the spte, so the VM never frees a page the device maps.
  */
 import type { MmuNotifierRange, NotifierDefinition } from '../notifier/definition';
-import { unpinRange } from './unpin';
+import { pinningFault, unpinRange } from './unpin';
 import { site } from '../runtime/site';
 
 interface State {
@@ -42,15 +42,6 @@ export const invalidatePageMutex: NotifierDefinition<State> = {
   },
   device: {
     table: (s) => s.spt,
-    *fault(k, s, f) {
-      const got = yield* k.getUserPagesUnlocked(f.address, f.write);
-      if (!got) return 'error';
-      const vpn = k.vpnOf(f.address);
-      yield* k.mutexLock(s.lock, FAULT);
-      yield* unpinRange(k, s.spt, vpn, vpn, FAULT);
-      yield* k.spteSet(s.spt, vpn, got.page, got.writable, FAULT); // the spte keeps gup's reference
-      yield* k.mutexUnlock(s.lock, FAULT);
-      return 'mapped';
-    },
+    fault: (k, s, f) => pinningFault(k, s.spt, s.lock, f, FAULT),
   },
 };

@@ -7,7 +7,7 @@
  * Apart from that it is a correct `pin` driver: each spte holds the page reference gup took, dropped
  * only when ->invalidate_range zaps the spte, so the VM can never free a page the device maps.
  */
-import { unpinRange } from './unpin';
+import { pinningFault, unpinRange } from './unpin';
 import type { NotifierDefinition } from '../notifier/definition';
 import { site } from '../runtime/site';
 
@@ -36,15 +36,6 @@ export const invalidateRangeMutex: NotifierDefinition<State> = {
   },
   device: {
     table: (s) => s.spt,
-    *fault(k, s, f) {
-      const got = yield* k.getUserPagesUnlocked(f.address, f.write);
-      if (!got) return 'error';
-      const vpn = k.vpnOf(f.address);
-      yield* k.mutexLock(s.lock, FAULT);
-      yield* unpinRange(k, s.spt, vpn, vpn, FAULT);
-      yield* k.spteSet(s.spt, vpn, got.page, got.writable, FAULT); // the spte keeps gup's reference
-      yield* k.mutexUnlock(s.lock, FAULT);
-      return 'mapped';
-    },
+    fault: (k, s, f) => pinningFault(k, s.spt, s.lock, f, FAULT),
   },
 };

@@ -9,7 +9,7 @@
  * Each spte holds the page reference gup took, dropped when range_start zaps it.
  */
 import { EAGAIN, type NotifierDefinition } from '../notifier/definition';
-import { unpinRange } from './unpin';
+import { pinningFault, unpinRange } from './unpin';
 import { site } from '../runtime/site';
 
 interface State {
@@ -46,16 +46,7 @@ function definition(trylock: boolean): NotifierDefinition<State> {
     },
     device: {
       table: (s) => s.spt,
-      *fault(k, s, f) {
-        const got = yield* k.getUserPagesUnlocked(f.address, f.write);
-        if (!got) return 'error';
-        const vpn = k.vpnOf(f.address);
-        yield* k.mutexLock(s.lock, FAULT);
-        yield* unpinRange(k, s.spt, vpn, vpn, FAULT);
-        yield* k.spteSet(s.spt, vpn, got.page, got.writable, FAULT);
-        yield* k.mutexUnlock(s.lock, FAULT);
-        return 'mapped';
-      },
+      fault: (k, s, f) => pinningFault(k, s.spt, s.lock, f, FAULT),
     },
   };
 }
