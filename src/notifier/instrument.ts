@@ -122,8 +122,10 @@ export function instrumentNotifier<S>(def: NotifierDefinition<S>, opts: Instrume
   for (const [name, cb] of Object.entries(def.ops) as [keyof NotifierOps<S>, (...a: unknown[]) => Gen<unknown>][]) {
     const where = `ops.${name}`;
     const i = index(where);
-    (ops as Record<string, unknown>)[name] = function* (k: object, s: S, ...rest: object[]) {
-      const inner = call(() => generatorOf(cb(deepFreeze(k), s, ...rest.map(frozen)), where), i, where, opts);
+    (ops as Record<string, unknown>)[name] = function* (k: object, s: S, ...rest: unknown[]) {
+      // ranges are frozen copies; numbers (an address, an interval subscription, cur_seq) pass as they are
+      const args = rest.map((x) => (typeof x === 'object' && x !== null ? frozen(x) : x));
+      const inner = call(() => generatorOf(cb(deepFreeze(k), s, ...args), where), i, where, opts);
       return yield* guard(inner, i, where, opts);
     };
   }
