@@ -55,7 +55,8 @@ function* invalidateRangeStart(k: KernelApi, s: KvmState, r: MmuNotifierRange): 
   // taking the mmu_lock and count is also read inside the mmu_lock critical section."
   yield* k.add(s.count, 1, START);
   // need_tlb_flush = kvm_unmap_hva_range(kvm, start, end); kvm_flush_remote_tlbs() before the pages can be freed
-  yield* k.spteClearRange(s.spt, k.vpnOf(r.start), k.vpnOf(r.end - 1) + 1, site('arch/x86/kvm/mmu.c', 'kvm_unmap_hva_range', 'v4.13'));
+  // kvm_zap_rmapp → mmu_spte_clear_track_bits: kvm_set_pfn_dirty() for a writable (dirty) spte
+  yield* k.spteClearRange(s.spt, k.vpnOf(r.start), k.vpnOf(r.end - 1) + 1, site('arch/x86/kvm/mmu.c', 'kvm_unmap_hva_range → mmu_spte_clear_track_bits', 'v4.13'), true);
   yield* k.spinUnlock(s.mmuLock, START);
   return 0;
 }
@@ -71,7 +72,7 @@ function* invalidatePage(k: KernelApi, s: KvmState, address: number): Gen {
   yield* k.add(s.seq, 1, PAGE);
   // need_tlb_flush = kvm_unmap_hva(kvm, address) | kvm->tlbs_dirty; kvm_flush_remote_tlbs()
   const vpn = k.vpnOf(address);
-  yield* k.spteClearRange(s.spt, vpn, vpn + 1, site('arch/x86/kvm/mmu.c', 'kvm_unmap_hva', 'v4.12'));
+  yield* k.spteClearRange(s.spt, vpn, vpn + 1, site('arch/x86/kvm/mmu.c', 'kvm_unmap_hva → mmu_spte_clear_track_bits', 'v4.12'), true);
   yield* k.spinUnlock(s.mmuLock, PAGE);
 }
 

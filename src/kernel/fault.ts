@@ -17,8 +17,7 @@ const DO_FAULT = site('arch/x86/mm/fault.c', '__do_page_fault', 'v4.13');
  * read, finds the VMA (SIGSEGV if none) and calls handle_mm_fault.
  */
 export function* userAccess(kc: KernelContext, vpn: number, write: boolean): Gen {
-  const pte = yield* p.pteRead(vpn, site('arch/x86', 'MMU page walk', 'v4.13'));
-  if (pte && !pte.swap && (!write || pte.writable)) return;
+  if (yield* p.pteTouch(vpn, write, site('arch/x86', 'MMU page walk (hardware sets the A/D bits)', 'v4.13'))) return;
   yield* p.downRead(MMAP_SEM, DO_FAULT);
   // find_vma(); good_area: if (unlikely(access_error(error_code, vma))) bad_area_access_error
   if (yield* p.vmaAllows(vpn, write, DO_FAULT)) {

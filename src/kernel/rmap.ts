@@ -50,11 +50,24 @@ export function* tryToUnmap(kc: KernelContext, page: PageRef, vpn: number, vmaPa
  * should_defer_flush holds for TTU_BATCH_FLUSH), move the dirty bit to the page, install the swap
  * entry, page_remove_rmap + put_page. The caller holds the PTL.
  */
-function* unmapPte(page: PageRef, vpn: number, at: Site): Gen {
+function* unmapPte(page: PageRef, vpn: number, at: Site): Gen<boolean> {
   const old = yield* p.pteClear(vpn, false, false, at);
   if (old?.dirty) yield* p.setPageDirty(page, at);
+  // v4.13+ "MADV_FREE page check": if (!PageSwapBacked(page)) { if (!PageDirty(page)) goto discard;
+  // /* redirtied: remap */ set_pte_at(pteval); SetPageSwapBacked(page); ret = false; break; }
+  const flags = yield* p.pageFlags(page, at);
+  if (!flags.swapBacked) {
+    if (flags.dirty && old) {
+      yield* p.pteSet(vpn, old, at);
+      yield* p.setSwapBacked(page, at);
+      return false;
+    }
+    yield* p.putPage(page, at, PUT_REMOVE_RMAP); // discard: dec_mm_counter; page_remove_rmap; put_page
+    return true;
+  }
   yield* p.pteSet(vpn, { pfn: page.pfn, generation: page.generation, writable: false, dirty: false, young: false, swap: true }, at);
   yield* p.putPage(page, at, PUT_REMOVE_RMAP);
+  return true;
 }
 
 /** The PTE at `vpn` still maps `page` (page_check_address / map_pte + check_pte). */
@@ -75,8 +88,7 @@ function* tryToUnmapOne(kc: KernelContext, page: PageRef, vpn: number, vmaPages:
   if (era.tryToUnmapNotify === 'bracket') yield* invalidateRangeStart(kc, range, ttu);
   yield* p.spinLock(PTL, walk);
   let unmapped = false;
-  if (yield* mapped(page, vpn, walk)) {
-    yield* unmapPte(page, vpn, ttu);
+  if ((yield* mapped(page, vpn, walk)) && (yield* unmapPte(page, vpn, ttu))) {
     unmapped = true;
     // v4.13 … v6.5: mmu_notifier_invalidate_range(mm, address, address + PAGE_SIZE) under the PTL;
     // v6.6+: set_tlb_ubc_flush_pending → arch_tlbbatch_add_pending → (0, -1UL) at the PTE clear

@@ -59,6 +59,20 @@ export function* shrinkPage(kc: KernelContext, vpn: number, vmaPages: number): G
  * cache already), try_to_unmap, the deferred TLB flush, pageout, __remove_mapping; or put it back.
  */
 function* reclaimLocked(kc: KernelContext, page: PageRef, vpn: number, vmaPages: number, inSwapCache: boolean): Gen {
+  // if (PageAnon(page) && PageSwapBacked(page) && !PageSwapCache(page)) add_to_swap(page): a lazyfree
+  // page (MADV_FREE) is not swapped, it is discarded if still clean after try_to_unmap
+  const lazyfree = !(yield* p.pageFlags(page, SPL)).swapBacked;
+  if (lazyfree) {
+    const unmapped = yield* tryToUnmap(kc, page, vpn, vmaPages);
+    if (unmapped) {
+      yield* p.tlbFlush(vpn, vpn + 1, FLUSH);
+      // if (PageAnon(page) && !PageSwapBacked(page)) { if (!page_ref_freeze(page, 1)) goto keep_locked; if (PageDirty) … }
+      if (yield* p.lazyfreeFreeze(page, site('mm/vmscan.c', 'shrink_page_list: lazyfree', 'v4.13'))) return;
+    }
+    yield* p.unlockPage(page, SPL);
+    yield* p.putPage(page, PUTBACK);
+    return;
+  }
   if (!inSwapCache) yield* p.swapCacheAdd(page, ADD_TO_SWAP);
   const unmapped = yield* tryToUnmap(kc, page, vpn, vmaPages);
   if (unmapped) {

@@ -96,12 +96,22 @@ export function describeEffect(m: Machine, e: Effect): string {
       return `trylock_page(${page(e.a, e.b)})`;
     case Op.UnlockPage:
       return `unlock_page(${page(e.a, e.b)})`;
+    case Op.MarkLazyfree:
+      return `ClearPageDirty; mark_page_lazyfree(${page(e.a, e.b)})`;
+    case Op.SetSwapBacked:
+      return `SetPageSwapBacked(${page(e.a, e.b)})`;
+    case Op.PageFlags:
+      return `PageDirty/PageSwapBacked(${page(e.a, e.b)})`;
+    case Op.LazyfreeFreeze:
+      return `page_ref_freeze(${page(e.a, e.b)}, 1) unless PageDirty: discard the lazyfree page`;
     case Op.PageRefFreeze:
       return `page_ref_freeze(${page(e.a, e.b)}, ${e.c})`;
     case Op.SwapCacheAdd:
       return `add_to_swap(${page(e.a, e.b)})`;
     case Op.Writeback:
       return `pageout(${page(e.a, e.b)})`;
+    case Op.PteTouch:
+      return `CPU ${e.b ? 'writes' : 'reads'} ${hex(addressOf(e.a))} (MMU walk; sets the accessed${e.b ? '/dirty' : ''} bit)`;
     case Op.PteRead:
       return `read PTE ${hex(addressOf(e.a))}`;
     case Op.PteSet:
@@ -159,6 +169,8 @@ export function describeResult(e: Effect, result: unknown): string {
     case Op.PageMapcount:
       return `= ${String(result)}`;
     case Op.GetPageUnlessZero:
+    case Op.PteTouch:
+    case Op.LazyfreeFreeze:
     case Op.DownReadTrylock:
     case Op.MutexTrylock:
     case Op.TrylockPage:

@@ -52,6 +52,7 @@ function vpnState(m: Machine, vpn: number): string {
 export function stateAfter(m: Machine, e: Effect): string {
   switch (e.op) {
     case Op.PteRead:
+    case Op.PteTouch:
     case Op.PteSet:
     case Op.PteClear:
     case Op.VmaLookup:

@@ -148,6 +148,8 @@ function freeOne(m: Machine, p: Page) {
   p.free = true;
   p.generation++;
   p.dirty = false;
+  p.swapBacked = true;
+  p.deviceWrote = false;
   p.swapCache = false;
   p.lockedBy = -1;
   p.mapcount = 0;
@@ -350,9 +352,38 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       dropRef(m, e.a);
       return undefined;
     }
-    case Op.SetPageDirty:
-      head(m, e.a, pageOf(m, e.a, e.b, 'set_page_dirty')).dirty = true;
+    case Op.SetPageDirty: {
+      const p = head(m, e.a, pageOf(m, e.a, e.b, 'set_page_dirty'));
+      p.dirty = true;
+      p.deviceWrote = false; // the data will be written back, not dropped
       return undefined;
+    }
+    case Op.MarkLazyfree: {
+      // madvise_free_pte_range: ClearPageDirty(page); mark_page_lazyfree: ClearPageSwapBacked
+      const p = head(m, e.a, pageOf(m, e.a, e.b, 'mark_page_lazyfree'));
+      p.dirty = false;
+      p.swapBacked = false;
+      return undefined;
+    }
+    case Op.SetSwapBacked:
+      head(m, e.a, pageOf(m, e.a, e.b, 'SetPageSwapBacked')).swapBacked = true;
+      return undefined;
+    case Op.PageFlags: {
+      const p = head(m, e.a, pageOf(m, e.a, e.b, 'page flags'));
+      return { dirty: p.dirty, swapBacked: p.swapBacked };
+    }
+    case Op.LazyfreeFreeze: {
+      // shrink_page_list: page_ref_freeze(page, 1); if (PageDirty(page)) unfreeze and keep
+      const hp = m.pages[e.a]?.compoundHead >= 0 ? m.pages[e.a].compoundHead : e.a;
+      const p = head(m, e.a, pageOf(m, e.a, e.b, 'page_ref_freeze'));
+      if (p.refcount !== 1 || p.dirty) return false;
+      if (p.deviceWrote && m.lostDirty === null) {
+        m.lostDirty = `pfn ${hp} is discarded as a clean lazyfree page (MADV_FREE), but a device wrote it after it was made clean and nobody set_page_dirty(): the device's data is lost`;
+      }
+      p.refcount = 0;
+      freePage(m, hp);
+      return true;
+    }
     case Op.PageRefFreeze: {
       const hp = m.pages[e.a]?.compoundHead >= 0 ? m.pages[e.a].compoundHead : e.a;
       const p = head(m, e.a, pageOf(m, e.a, e.b, 'page_ref_freeze'));
@@ -373,7 +404,19 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       const p = head(m, e.a, pageOf(m, e.a, e.b, 'pageout'));
       const was = p.dirty;
       p.dirty = false;
+      if (was) p.deviceWrote = false; // written out with the device's data in it
       return was;
+    }
+    case Op.PteTouch: {
+      const pte = m.ptes[e.a];
+      if (!pte) {
+        const huge = m.thpOrder > 0 ? hugeView(m, e.a) : null; // PMD-mapped: its A/D bits are not modelled
+        return huge !== null && (e.b === 0 || huge.writable);
+      }
+      if (pte.swap || (e.b === 1 && !pte.writable)) return false;
+      pte.young = true;
+      if (e.b === 1) pte.dirty = true;
+      return true;
     }
     case Op.PteRead: {
       const pte = m.ptes[e.a];
@@ -436,7 +479,17 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       const entries = table(m, e.a).entries;
       let n = 0;
       for (let v = Math.max(0, e.b); v < e.c && v < entries.length; v++) {
-        if (entries[v]) {
+        const s = entries[v];
+        if (s) {
+          // with d = 'dirty' (KVM's mmu_spte_clear_track_bits): kvm_set_pfn_dirty() for a writable spte
+          if (e.d === 'dirty' && s.writable) {
+            const pg = m.pages[s.pfn];
+            if (pg && !pg.free && pg.generation === s.generation) {
+              const hpg = head(m, s.pfn, pg);
+              hpg.dirty = true;
+              hpg.deviceWrote = false;
+            }
+          }
           entries[v] = null;
           n++;
         }
@@ -450,6 +503,7 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       if (e.c === 1) {
         const p = m.pages[s.pfn];
         p.lastWriter = Writer.Device;
+        head(m, s.pfn, p).deviceWrote = true;
       }
       return true;
     }

@@ -55,12 +55,22 @@ export const enum Op {
   /** `trylock_page()`: never blocks; returns whether it took PG_locked. */
   TrylockPage,
   UnlockPage,
+  /** `mark_page_lazyfree()` (MADV_FREE): ClearPageDirty + ClearPageSwapBacked. */
+  MarkLazyfree,
+  /** `SetPageSwapBacked()`: a redirtied lazyfree page goes back to normal reclaim. */
+  SetSwapBacked,
+  /** Reads PG_dirty and PG_swapbacked. */
+  PageFlags,
+  /** shrink_page_list's lazyfree path: `page_ref_freeze(page, 1)` and discard unless PageDirty. */
+  LazyfreeFreeze,
   /** `page_ref_freeze(page, n)` in `__remove_mapping`: on success the page leaves the swap cache and is freed. */
   PageRefFreeze,
   SwapCacheAdd,
   Writeback,
   // --- primary page table ---
   PteRead,
+  /** A CPU access through the MMU: hits if the PTE allows it, and the hardware sets the accessed (and, for a write, dirty) bit. */
+  PteTouch,
   PteSet,
   PteClear,
   TlbFlush,

@@ -89,8 +89,13 @@ w(Op.LockPage, K_PAGE);
 w(Op.TrylockPage, K_PAGE);
 w(Op.UnlockPage, K_PAGE);
 w(Op.SwapCacheAdd, K_PAGE);
+w(Op.MarkLazyfree, K_PAGE);
+w(Op.SetSwapBacked, K_PAGE);
+w(Op.PageFlags, 0);
+w(Op.LazyfreeFreeze, K_PAGE | K_ALLOC);
 w(Op.Writeback, K_PAGE);
 w(Op.PteRead, 0);
+w(Op.PteTouch, K_PTE);
 w(Op.PteSet, K_PTE | K_PAGE | K_BRACKET);
 w(Op.PteClear, K_PTE | K_PAGE | K_BRACKET);
 w(Op.TlbFlush, K_TLB);
@@ -175,13 +180,20 @@ export function footprint(m: Machine, tid: number, e: Effect): Footprint {
     case Op.SetPageDirty:
     case Op.SwapCacheAdd:
     case Op.Writeback:
+    case Op.MarkLazyfree:
+    case Op.SetSwapBacked:
       return { reads: [], writes: [pageObj(m, e.a)], sync: false };
+    case Op.PageFlags:
+      return { reads: [pageObj(m, e.a)], writes: [], sync: false };
     case Op.PutPage:
     case Op.PageRefFreeze:
+    case Op.LazyfreeFreeze:
       return { reads: [], writes: [pageObj(m, e.a), objId(Obj.Allocator, 0)], sync: false };
     case Op.PteRead:
       // under THP a page-table read also reads the region's PMD (a huge PMD answers it)
       return { reads: m.thpOrder > 0 ? [objId(Obj.Pte, e.a), objId(Obj.Pmd, e.a >> m.thpOrder)] : [objId(Obj.Pte, e.a)], writes: [], sync: false };
+    case Op.PteTouch:
+      return { reads: m.thpOrder > 0 ? [objId(Obj.Pmd, e.a >> m.thpOrder)] : [], writes: [objId(Obj.Pte, e.a)], sync: false };
     case Op.PteSet:
     case Op.PteClear: {
       const cur = m.ptes[e.a];
@@ -214,7 +226,11 @@ export function footprint(m: Machine, tid: number, e: Effect): Footprint {
       return { reads: [], writes: [objId(Obj.Spte, e.a * 4096 + e.b)], sync: false };
     case Op.SpteClearRange: {
       const writes: number[] = [];
-      for (let v = Math.max(0, e.b); v < e.c && v < m.nPages; v++) writes.push(objId(Obj.Spte, e.a * 4096 + v));
+      for (let v = Math.max(0, e.b); v < e.c && v < m.nPages; v++) {
+        writes.push(objId(Obj.Spte, e.a * 4096 + v));
+        const s = e.d === 'dirty' ? m.tables[e.a]?.entries[v] : null;
+        if (s && s.writable) writes.push(pageObj(m, s.pfn)); // kvm_set_pfn_dirty
+      }
       return { reads: [], writes, sync: false };
     }
     case Op.DeviceAccess: {

@@ -28,6 +28,10 @@ export interface Page {
   generation: number;
   /** PG_dirty. */
   dirty: boolean;
+  /** PG_swapbacked: cleared by MADV_FREE (mark_page_lazyfree): a clean lazyfree page is discarded, not swapped. */
+  swapBacked: boolean;
+  /** A device wrote the page since its data was last made safe (PG_dirty set, or written back): no-lost-dirty. */
+  deviceWrote: boolean;
   /** PG_swapcache: the page is in the swap cache (which holds one reference). */
   swapCache: boolean;
   /** PG_locked: the thread holding the page lock, or -1. */
@@ -181,6 +185,8 @@ export interface Machine {
   notified: string[];
   /** Lock-order graph (lockdep-style): edges `held → acquired` by lock id, as `held * 65536 + acquired`. */
   lockOrder: number[];
+  /** The first loss of device-written data seen (a lazyfree page discarded with it), for no-lost-dirty. */
+  lostDirty: string | null;
   /** The first lock-order inversion seen, for the no-deadlock invariant to report. */
   lockInversion: string | null;
   /** Notifier calls under way (range_end, invalidate_range, invalidate_page): their callbacks are running. */
@@ -200,7 +206,7 @@ export interface Machine {
 }
 
 export function newPage(): Page {
-  return { refcount: 0, mapcount: 0, free: true, generation: 0, dirty: false, swapCache: false, lockedBy: -1, lastWriter: Writer.None, freedAt: -1, order: 0, compoundHead: -1, compoundMapcount: 0 };
+  return { refcount: 0, mapcount: 0, free: true, generation: 0, dirty: false, swapBacked: true, deviceWrote: false, swapCache: false, lockedBy: -1, lastWriter: Writer.None, freedAt: -1, order: 0, compoundHead: -1, compoundMapcount: 0 };
 }
 
 export function createMachine(nPages: number): Machine {
@@ -209,7 +215,7 @@ export function createMachine(nPages: number): Machine {
   zero.refcount = 1; // the zero page is reserved and never freed
   const ptes: (Pte | null)[] = new Array(nPages).fill(null);
   const vma: boolean[] = new Array(nPages).fill(true);
-  return { nPages, pages: [zero], freeList: [], ptes, vma, vmaWritable: new Array(nPages).fill(true), locks: [], counters: [], counterNames: [], tables: [], threads: [], brackets: [], unpairedEnd: null, hasNotifiers: false, windows: [], obligations: [], notified: [], lockOrder: [], lockInversion: null, notifying: [], mirrorChecks: [], step: 0, thpOrder: 0, pmds: [], pteTables: [], freeHuge: [] };
+  return { nPages, pages: [zero], freeList: [], ptes, vma, vmaWritable: new Array(nPages).fill(true), locks: [], counters: [], counterNames: [], tables: [], threads: [], brackets: [], unpairedEnd: null, hasNotifiers: false, windows: [], obligations: [], notified: [], lockOrder: [], lostDirty: null, lockInversion: null, notifying: [], mirrorChecks: [], step: 0, thpOrder: 0, pmds: [], pteTables: [], freeHuge: [] };
 }
 
 export function addLock(m: Machine, kind: LockKind, name: string): number {
@@ -261,6 +267,7 @@ export function cloneMachine(m: Machine): Machine {
     obligations: m.obligations.slice(),
     notified: m.notified.slice(),
     lockOrder: m.lockOrder.slice(),
+    lostDirty: m.lostDirty,
     lockInversion: m.lockInversion,
     notifying: m.notifying.slice(),
     mirrorChecks: m.mirrorChecks.slice(),

@@ -189,6 +189,22 @@ export function trylockPage(page: PageRef, at: Site): Gen<boolean> {
 export function unlockPage(page: PageRef, at: Site): Gen {
   return step(effect(Op.UnlockPage, at, page.pfn, page.generation));
 }
+/** `mark_page_lazyfree()` with the ClearPageDirty before it (MADV_FREE). */
+export function markLazyfree(page: PageRef, at: Site): Gen {
+  return step(effect(Op.MarkLazyfree, at, page.pfn, page.generation));
+}
+/** `SetPageSwapBacked()`. */
+export function setSwapBacked(page: PageRef, at: Site): Gen {
+  return step(effect(Op.SetSwapBacked, at, page.pfn, page.generation));
+}
+/** Reads PG_dirty and PG_swapbacked of the page (its head). */
+export function pageFlags(page: PageRef, at: Site): Gen<{ dirty: boolean; swapBacked: boolean }> {
+  return step(effect(Op.PageFlags, at, page.pfn, page.generation));
+}
+/** shrink_page_list's lazyfree discard: `page_ref_freeze(page, 1)` unless PageDirty; frees the page. */
+export function lazyfreeFreeze(page: PageRef, at: Site): Gen<boolean> {
+  return step(effect(Op.LazyfreeFreeze, at, page.pfn, page.generation));
+}
 /** `page_ref_freeze(page, expected)`; on success the page leaves the swap cache and is freed. */
 export function pageRefFreeze(page: PageRef, expected: number, at: Site): Gen<boolean> {
   return step(effect(Op.PageRefFreeze, at, page.pfn, page.generation, expected));
@@ -207,6 +223,10 @@ export function writeback(page: PageRef, at: Site): Gen<boolean> {
 /** Reads the PTE of virtual page `vpn` (a copy; null when none). */
 export function pteRead(vpn: number, at: Site): Gen<Pte | null> {
   return step(effect(Op.PteRead, at, vpn));
+}
+/** A CPU access through the MMU: true if the PTE allows it (the hardware then sets the accessed/dirty bits). */
+export function pteTouch(vpn: number, write: boolean, at: Site): Gen<boolean> {
+  return step(effect(Op.PteTouch, at, vpn, write ? 1 : 0));
 }
 /** `set_pte_at()`. */
 export function pteSet(vpn: number, pte: Pte, at: Site): Gen {
@@ -254,9 +274,13 @@ export function spteRead(table: TableId, vpn: number, at: Site): Gen<Spte | null
 export function spteSet(table: TableId, vpn: number, page: PageRef, writable: boolean, at: Site): Gen {
   return step(effect(Op.SpteSet, at, table, vpn, writable ? 1 : 0, page));
 }
-/** Clears every spte in `[startVpn, endVpn)`; returns how many were present. */
-export function spteClearRange(table: TableId, startVpn: number, endVpn: number, at: Site): Gen<number> {
-  return step(effect(Op.SpteClearRange, at, table, startVpn, endVpn));
+/**
+ * Clears every spte in `[startVpn, endVpn)`; returns how many were present. With `transferDirty`,
+ * a writable entry's page is marked dirty as it goes (KVM's mmu_spte_clear_track_bits →
+ * kvm_set_pfn_dirty), so what the device wrote is not lost.
+ */
+export function spteClearRange(table: TableId, startVpn: number, endVpn: number, at: Site, transferDirty = false): Gen<number> {
+  return step(effect(Op.SpteClearRange, at, table, startVpn, endVpn, transferDirty ? 'dirty' : undefined));
 }
 /** The device reads or writes memory through its table: true if the translation hit, false on a miss. */
 export function deviceAccess(table: TableId, vpn: number, isWrite: boolean, at: Site): Gen<boolean> {

@@ -10,7 +10,7 @@ import { vmMunmap } from '../kernel/mmap';
 import { shrinkPage } from '../kernel/vmscan';
 import { oomReap } from '../kernel/oom_kill';
 import { mprotect } from '../kernel/mprotect';
-import { madviseDontneed } from '../kernel/madvise';
+import { madviseDontneed, madviseFree } from '../kernel/madvise';
 import { fork } from '../kernel/fork';
 import type { NotifierDefinition, NotifierInstance, SetupApi } from '../notifier/definition';
 import { kernelApi } from '../notifier/kernel-api';
@@ -91,6 +91,11 @@ function* cpuThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages: num
     else if (op.op === 'munmap') yield* vmMunmap(kc, op.page, op.pages);
     else if (op.op === 'mprotect') yield* mprotect(kc, op.page, op.pages, op.writable);
     else if (op.op === 'dontneed') yield* madviseDontneed(kc, op.page, op.pages);
+    else if (op.op === 'lazyfree') {
+      // the !PageSwapBacked lazyfree design is v4.12's (mm/rmap.c v4.12 try_to_unmap_one); v4.10's is not modelled
+      if (kc.era.name === 'v4.10') yield* p.note('MADV_FREE: the v4.10 (TTU_LZFREE) form is not modelled', site('mm/madvise.c', 'madvise_free', 'v4.10'));
+      else yield* madviseFree(kc, op.page, op.pages);
+    }
     else if (op.op === 'fork') yield* fork(kc, vmaPages);
   }
 }

@@ -29,6 +29,12 @@ export interface MadviseDontneed {
   readonly page: number;
   readonly pages: number;
 }
+/** `madvise(MADV_FREE)` of `pages` pages at `page`: clean lazyfree pages that reclaim may discard. */
+export interface MadviseFree {
+  readonly op: 'lazyfree';
+  readonly page: number;
+  readonly pages: number;
+}
 /** `fork()`: the child shares every page copy-on-write (the child itself is not modelled further). */
 export interface Fork {
   readonly op: 'fork';
@@ -49,7 +55,7 @@ export interface DeviceAccess {
   readonly write: boolean;
 }
 
-export type CpuOp = CpuAccess | Munmap | Mprotect | MadviseDontneed | Fork;
+export type CpuOp = CpuAccess | Munmap | Mprotect | MadviseDontneed | MadviseFree | Fork;
 
 export type ThreadScenario =
   | { readonly kind: 'cpu'; readonly ops: readonly CpuOp[] }
@@ -100,6 +106,8 @@ function opText(kind: ThreadScenario['kind'], op: CpuOp | Reclaim | DeviceAccess
       return `mprotect(${op.page}, ${op.pages}, ${op.writable ? 'rw' : 'ro'})`;
     case 'dontneed':
       return `madvise_dontneed(${op.page}, ${op.pages})`;
+    case 'lazyfree':
+      return `madvise_free(${op.page}, ${op.pages})`;
     case 'fork':
       return 'fork()';
     case 'reap':
@@ -133,12 +141,12 @@ export function validateScenario(x: unknown): Scenario {
     if (!['cpu', 'reclaim', 'device', 'oom'].includes(t?.kind)) bad(`unknown thread kind '${String(t?.kind)}'`);
     if (!Array.isArray(t.ops) || t.ops.length > 16) bad('ops must be an array of at most 16 operations');
     for (const op of t.ops as unknown as readonly Record<string, unknown>[]) {
-      const allowed = t.kind === 'cpu' ? ['access', 'munmap', 'mprotect', 'dontneed', 'fork'] : t.kind === 'reclaim' ? ['reclaim'] : t.kind === 'oom' ? ['reap'] : ['access'];
+      const allowed = t.kind === 'cpu' ? ['access', 'munmap', 'mprotect', 'dontneed', 'lazyfree', 'fork'] : t.kind === 'reclaim' ? ['reclaim'] : t.kind === 'oom' ? ['reap'] : ['access'];
       if (op.op !== 'reap' && op.op !== 'fork' && !page(op.page)) bad(`page must be an integer in [0, ${MAX_PAGES})`);
       if (op.op === 'mprotect' && typeof op.writable !== 'boolean') bad('mprotect needs writable: boolean');
       if (!allowed.includes(op.op as string)) bad(`operation '${String(op.op)}' is not one a ${t.kind} thread does`);
       if (op.op === 'access' && typeof op.write !== 'boolean') bad('access needs write: boolean');
-      if ((op.op === 'munmap' || op.op === 'mprotect' || op.op === 'dontneed') && !(Number.isInteger(op.pages) && (op.pages as number) >= 1 && (op.page as number) + (op.pages as number) <= MAX_PAGES)) {
+      if ((op.op === 'munmap' || op.op === 'mprotect' || op.op === 'dontneed' || op.op === 'lazyfree') && !(Number.isInteger(op.pages) && (op.pages as number) >= 1 && (op.page as number) + (op.pages as number) <= MAX_PAGES)) {
         bad(`${String(op.op)} needs pages >= 1 within the VMA`);
       }
     }

@@ -26,6 +26,8 @@ function encodeOp(o: AnyOp): (string | number)[] {
       return ['u', o.page, o.pages];
     case 'dontneed':
       return ['d', o.page, o.pages];
+    case 'lazyfree':
+      return ['z', o.page, o.pages];
     case 'mprotect':
       return ['p', o.page, o.pages, o.writable ? 1 : 0];
     case 'reclaim':
@@ -45,6 +47,8 @@ function decodeOp(o: (string | number)[]): unknown {
       return { op: 'munmap', page: o[1], pages: o[2] };
     case 'd':
       return { op: 'dontneed', page: o[1], pages: o[2] };
+    case 'z':
+      return { op: 'lazyfree', page: o[1], pages: o[2] };
     case 'p':
       return { op: 'mprotect', page: o[1], pages: o[2], writable: o[3] === 1 };
     case 'r':

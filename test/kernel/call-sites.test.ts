@@ -96,3 +96,46 @@ describe('madvise(MADV_DONTNEED) (mm/madvise.c)', () => {
     expect(hit?.verdict).toMatchObject({ kind: 'violation' });
   });
 });
+
+describe('madvise(MADV_FREE) and no-lost-dirty (mm/madvise.c, mm/vmscan.c lazyfree)', () => {
+  const threads: Threads = [
+    { kind: 'cpu', ops: [{ op: 'access', page: 0, write: true }, { op: 'lazyfree', page: 0, pages: 1 }] },
+    { kind: 'device', ops: [{ op: 'access', page: 0, write: true }] }, // through a writable, clean PTE
+    { kind: 'reclaim', ops: [{ op: 'reclaim', page: 0 }] },
+  ];
+  it('a clean lazyfree page is discarded; one the CPU wrote again is kept', () => {
+    const clean = run('v4.13', [threads[0], threads[2]]);
+    expect(clean.verdict.kind).toBe('pass');
+    expect(clean.machine.pages[1].free).toBe(true);
+    expect(clean.machine.ptes[0]).toBeNull(); // discarded: no swap entry
+    const rewritten = run('v4.13', [{ kind: 'cpu', ops: [...threads[0].ops, { op: 'access', page: 0, write: true }] } as Threads[number], threads[2]]);
+    expect(rewritten.machine.pages[1].free).toBe(false);
+    expect(rewritten.machine.ptes[0]).toMatchObject({ pfn: 1, dirty: true });
+  });
+
+  it('KVM marks the page dirty when it zaps a writable spte (mmu_spte_clear_track_bits): nothing is lost', () => {
+    const r = run('v4.13', threads);
+    expect(r.verdict.kind).toBe('pass');
+    expect(r.machine.pages[1].free).toBe(false);
+  });
+
+  it('a driver that zaps without set_page_dirty loses what the device wrote: no-lost-dirty', () => {
+    const AT = site('test', 'forgetful mirror', 'model');
+    const forgetful: NotifierDefinition<ReturnType<typeof kvm.setup>> = {
+      ...kvm,
+      name: 'forgets-dirty',
+      ops: {
+        *invalidateRangeStart(k, s, r) {
+          yield* k.spinLock(s.mmuLock, AT);
+          yield* k.add(s.count, 1, AT);
+          yield* k.spteClearRange(s.spt, k.vpnOf(r.start), k.vpnOf(r.end - 1) + 1, AT); // no dirty transfer
+          yield* k.spinUnlock(s.mmuLock, AT);
+          return 0;
+        },
+        invalidateRangeEnd: kvm.ops.invalidateRangeEnd,
+      },
+    };
+    const r = run('v4.13', threads, forgetful);
+    expect(r.verdict).toMatchObject({ kind: 'violation', invariant: 'no-lost-dirty' });
+  });
+});
