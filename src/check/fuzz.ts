@@ -135,14 +135,14 @@ export function check(opts: CheckOptions): CheckResult {
   // The plain predicate is the hot loop of every check; the watched one only when asked for.
   // A lesser violation (LESSER_INVARIANTS) does not fail the property: the first one is kept aside
   // and reported only if the runs find nothing graver.
-  let lesser: Case | null = null;
+  const aside: { lesser: Case | null } = { lesser: null };
   const plain = (scenario: Scenario, preemptions: Case['preemptions']) => {
     executions++;
     const c = toCase(scenario, preemptions);
     const v = runCase(c, target).verdict;
     if (v.kind === 'pass') return true;
     if (v.kind === 'violation' && LESSER_INVARIANTS.has(v.invariant)) {
-      lesser ??= c; // and shrinking a graver failure never wanders onto a lesser one
+      aside.lesser ??= c; // and shrinking a graver failure never wanders onto a lesser one
       return true;
     }
     return false;
@@ -165,11 +165,10 @@ export function check(opts: CheckOptions): CheckResult {
   const property = fc.property(scenarioArbitrary(bounds), scheduleArbitrary(opts.maxPreemptions ?? 3), watched ? watchedPredicate : plain);
   const details = fc.check(property, { numRuns: opts.runs, seed: opts.seed });
   const base = { kernel: opts.kernel, driver, seed: opts.seed, runs: opts.runs, ...(coverage ? { coverage } : {}), ...(interrupted ? { interrupted } : {}) };
-  if (!details.failed || details.counterexample === null) {
-    if (details.failed && !interrupted) throw details.errorInstance ?? new InternalError('fast-check failed without a counterexample');
-    if (lesser === null) return { ...base, executions, verdict: { kind: 'pass' } };
-  }
-  const first = details.failed && details.counterexample !== null ? toCase(details.counterexample[0], details.counterexample[1]) : (lesser as unknown as Case);
+  if (details.failed && details.counterexample === null && !interrupted) throw details.errorInstance ?? new InternalError('fast-check failed without a counterexample');
+  // the graver failure fast-check shrank, else the first lesser one kept aside, else a pass
+  const first = details.failed && details.counterexample !== null ? toCase(details.counterexample[0], details.counterexample[1]) : aside.lesser;
+  if (first === null) return { ...base, executions, verdict: { kind: 'pass' } };
   const normal = effectivePreemptions(first, runCase(first, target).preemptions);
   executions++;
   let found = normal;

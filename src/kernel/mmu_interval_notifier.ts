@@ -7,7 +7,6 @@
  * subscribed range is being invalidated and even again by the last inv_end. Tree updates during an
  * invalidation (the deferred list) are not modelled: subscriptions are inserted before the threads run.
  */
-import { hex } from '../runtime/machine';
 import * as p from '../runtime/primitives';
 import type { Gen } from '../runtime/primitives';
 import { site } from '../runtime/site';
@@ -123,7 +122,3 @@ export function* mmuIntervalSetSeq(kc: KernelContext, sub: number, curSeq: numbe
   yield* p.write(subOf(kc, sub).seq, curSeq, SET_SEQ);
 }
 
-export function describeSub(kc: KernelContext, sub: number): string {
-  const s = subOf(kc, sub);
-  return `${s.name} [${hex(s.start)}, ${hex(s.end)})`;
-}

@@ -5,7 +5,7 @@
  * Mechanism only: which thread runs is the scheduler's business; what an effect does is apply.ts's.
  */
 import { applyEffect, isEnabled } from './apply';
-import { Op, mightSleep, type Effect } from './effect';
+import { Op, type Effect } from './effect';
 import { InternalError, ModelError } from './errors';
 import { K_THREAD, writeKinds } from './footprint';
 import type { EffectInvariant, Invariant, StateInvariant } from './invariant';
@@ -212,7 +212,3 @@ function deadlockMessage(m: Machine, threads: readonly ThreadSpec[], pending: re
   return parts.join('; ');
 }
 
-/** Whether an effect would be flagged by CONFIG_DEBUG_ATOMIC_SLEEP in this thread's context. */
-export function sleepsInAtomic(m: Machine, tid: number, e: Effect): boolean {
-  return mightSleep(e) && m.threads[tid].atomic > 0;
-}
