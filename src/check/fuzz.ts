@@ -12,6 +12,7 @@ import type { NotifierDefinition } from '../notifier/definition';
 import { InternalError, UsageError } from '../runtime/errors';
 import type { ExecutionResult } from '../runtime/execution';
 import { verdictName, type Verdict } from '../runtime/verdict';
+import { scenarioForEra } from '../scenario/era-ops';
 import { DEFAULT_BOUNDS, scenarioArbitrary, scheduleArbitrary, type ScenarioBounds } from '../scenario/arbitrary';
 import type { Scenario } from '../scenario/scenario';
 import { encodeToken } from '../schedule/token';
@@ -41,6 +42,13 @@ export interface AbortFlag {
 
 export interface CheckOptions {
   readonly kernel: string;
+  /**
+   * Eras to draw from (issue #3: "the scenario arbitrary draws an era"): with two or more, each run
+   * draws its era with the scenario (reduced to the operations that era has, src/scenario/era-ops.ts)
+   * and shrinking moves a counterexample towards the oldest era listed. `kernel` is then only the
+   * name the result carries until a counterexample names its own era.
+   */
+  readonly kernels?: readonly string[];
   /** A built-in driver by name (`--driver kvm`); ignored for lookup when `notifier` is given. */
   readonly driver?: string;
   /** A notifier definition to check instead of a built-in one (a user's module); its `name` names it. */
@@ -110,6 +118,7 @@ function countFamilies(s: Scenario, into: Record<string, number>): void {
  * shrunk by fast-check and made 1-minimal. Deterministic for a given seed, watched or not.
  */
 export function check(opts: CheckOptions): CheckResult {
+  if (opts.kernels !== undefined && opts.kernels.length > 1) return checkAcrossEras(opts, opts.kernels);
   const target = checkTarget(opts);
   // The case names what a replay resolves: a user's notifier by its name, built-ins as given (`kvm+other`).
   const driver = opts.notifier ? opts.notifier.name : (opts.driver as string);
@@ -182,4 +191,72 @@ export function check(opts: CheckOptions): CheckResult {
   const result = runCase(found, target);
   if (result.verdict.kind === 'pass') throw new InternalError(`minimised case passes (${verdictName(result.verdict)})`);
   return { ...base, executions, verdict: result.verdict, counterexample: { case: found, result, token: encodeToken(found) } };
+}
+
+/**
+ * `check` with the era drawn per run among `kernels` (given oldest first, shrinking prefers the
+ * first): one campaign across eras, so a driver written for several kernels learns which is the
+ * oldest that breaks it. The counterexample is then made 1-minimal within its era.
+ */
+function checkAcrossEras(opts: CheckOptions, kernels: readonly string[]): CheckResult {
+  const targets = new Map(kernels.map((k) => [k, checkTarget({ ...opts, kernel: k })]));
+  const driver = opts.notifier ? opts.notifier.name : (opts.driver as string);
+  const maxSteps = opts.maxSteps ?? DEFAULT_MAX_STEPS;
+  const toCase = (kernel: string, scenario: Scenario, preemptions: Case['preemptions']): Case => ({
+    kernel,
+    driver,
+    scenario,
+    preemptions,
+    maxSteps,
+    ...(opts.invariants !== undefined ? { invariants: opts.invariants } : {}),
+  });
+  let executions = 0;
+  const aside: { lesser: Case | null } = { lesser: null };
+  const drawn = fc
+    .tuple(fc.constantFrom(...kernels), scenarioArbitrary(opts.bounds ?? DEFAULT_BOUNDS))
+    .map(([kernel, s]) => [kernel, scenarioForEra(s, (targets.get(kernel) as ResolvedTarget).era)] as const)
+    .filter((x): x is readonly [string, Scenario] => x[1] !== null);
+  const coverage: Record<string, number> | undefined = opts.coverage ? {} : undefined;
+  const every = opts.progressEvery ?? 1000;
+  let phase: CheckPhase = 'fuzz';
+  const tell = () => opts.onProgress?.({ kernel: kernels.join(','), driver, phase, executions, runs: opts.runs });
+  const property = fc.property(drawn, scheduleArbitrary(opts.maxPreemptions ?? 3), ([kernel, scenario], preemptions) => {
+    if (opts.signal?.aborted) throw new fc.PreconditionFailure(true);
+    if (coverage && phase === 'fuzz') {
+      countFamilies(scenario, coverage);
+      coverage[`era:${kernel}`] = (coverage[`era:${kernel}`] ?? 0) + 1;
+    }
+    if (++executions % every === 0) tell();
+    const c = toCase(kernel, scenario, preemptions);
+    const v = runCase(c, targets.get(kernel)).verdict;
+    if (v.kind === 'pass') return true;
+    if (v.kind === 'violation' && LESSER_INVARIANTS.has(v.invariant)) {
+      aside.lesser ??= c;
+      return true;
+    }
+    if (phase === 'fuzz') {
+      phase = 'shrink';
+      tell();
+    }
+    return false;
+  });
+  const details = fc.check(property, { numRuns: opts.runs, seed: opts.seed });
+  const interrupted = opts.signal?.aborted === true;
+  const base = { driver, seed: opts.seed, runs: opts.runs, ...(coverage ? { coverage } : {}), ...(interrupted ? { interrupted } : {}) };
+  if (details.failed && details.counterexample === null && !interrupted) throw details.errorInstance ?? new InternalError('fast-check failed without a counterexample');
+  const first = details.failed && details.counterexample !== null ? toCase(details.counterexample[0][0], details.counterexample[0][1], details.counterexample[1]) : aside.lesser;
+  if (first === null) return { ...base, kernel: kernels.join(','), executions, verdict: { kind: 'pass' } };
+  const target = targets.get(first.kernel) as ResolvedTarget;
+  let found = effectivePreemptions(first, runCase(first, target).preemptions);
+  executions++;
+  if (!interrupted) {
+    phase = 'minimize';
+    tell();
+    const min = minimize(found, target);
+    executions += min.executions;
+    found = min.case;
+  }
+  const result = runCase(found, target);
+  if (result.verdict.kind === 'pass') throw new InternalError(`minimised case passes (${verdictName(result.verdict)})`);
+  return { ...base, kernel: found.kernel, executions, verdict: result.verdict, counterexample: { case: found, result, token: encodeToken(found) } };
 }

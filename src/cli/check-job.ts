@@ -30,6 +30,8 @@ export interface CheckJob {
   readonly maxSteps: number;
   /** `fuzz` (default) or `exhaustive`: every spine scenario of the catalogue within the preemption bound. */
   readonly mode?: 'fuzz' | 'exhaustive';
+  /** With several eras, fuzz: one campaign drawing the era per run (`--draw-era`), instead of one campaign per era. */
+  readonly drawEra?: boolean;
 }
 
 /** One era's result, ready to print and write (plain data). */
@@ -60,17 +62,26 @@ export interface JobContext {
 }
 
 function runBuiltIn(job: CheckJob, sink: JobSink, ctx: JobContext): void {
-  const kernel = job.kernels?.[0] ?? 'v4.13';
-  const target = checkTarget({ kernel, driver: job.driver });
-  const d = target.driver;
+  const kernels = job.kernels ?? ['v4.13'];
+  const first = checkTarget({ kernel: kernels[0], driver: job.driver });
+  const d = first.driver;
   sink.ready({ name: d.name, title: d.title, contract: d.contract, eras: d.eras, callbacks: [] });
-  const res =
-    job.mode === 'exhaustive'
-      ? exploreCatalogue({ kernel, driver: job.driver as string, maxSteps: job.maxSteps, target })
-      : check({ kernel, driver: job.driver, runs: job.runs, seed: job.seed, maxSteps: job.maxSteps, coverage: true, onProgress: sink.progress, signal: ctx.signal });
-  const cx = res.counterexample;
-  const search = { executions: res.executions, seed: res.seed, runs: res.runs };
-  sink.outcome({ summary: summaryOf(res), ...(cx ? { finding: findingOf({ case: cx.case, target, search }) } : {}) });
+  const common = { driver: job.driver, runs: job.runs, seed: job.seed, maxSteps: job.maxSteps, coverage: true, onProgress: sink.progress, signal: ctx.signal };
+  if (job.drawEra && job.mode !== 'exhaustive' && kernels.length > 1) {
+    const res = check({ ...common, kernel: kernels[0], kernels });
+    const cx = res.counterexample;
+    const search = { executions: res.executions, seed: res.seed, runs: res.runs };
+    sink.outcome({ summary: summaryOf(res), ...(cx ? { finding: findingOf({ case: cx.case, target: checkTarget({ kernel: cx.case.kernel, driver: job.driver }), search }) } : {}) });
+    return;
+  }
+  for (const kernel of kernels) {
+    const target = checkTarget({ kernel, driver: job.driver });
+    const res = job.mode === 'exhaustive' ? exploreCatalogue({ kernel, driver: job.driver as string, maxSteps: job.maxSteps, target }) : check({ ...common, kernel });
+    const cx = res.counterexample;
+    const search = { executions: res.executions, seed: res.seed, runs: res.runs };
+    sink.outcome({ summary: summaryOf(res), ...(cx ? { finding: findingOf({ case: cx.case, target, search }) } : {}) });
+    if (res.interrupted) return;
+  }
 }
 
 function runModule(job: CheckJob, module: CompiledModule, sink: JobSink, ctx: JobContext): void {
@@ -92,6 +103,7 @@ function runModule(job: CheckJob, module: CompiledModule, sink: JobSink, ctx: Jo
   }
   checkNotifier(d, {
     kernel: job.kernels,
+    drawEra: job.drawEra,
     runs: job.runs,
     seed: job.seed,
     maxSteps: job.maxSteps,

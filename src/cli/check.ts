@@ -12,7 +12,8 @@
 import { parseArgs } from 'node:util';
 import { configuredRuns, configuredSeed } from '../check/budget';
 import { DEFAULT_MAX_STEPS, resolve } from '../check/case';
-import { eraByName } from '../eras';
+import { driverByName, erasOf } from '../drivers';
+import { ERAS, eraByName } from '../eras';
 import { INVARIANTS } from '../invariants';
 import { compileNotifierModule } from '../notifier/compile';
 import { UsageError } from '../runtime/errors';
@@ -58,6 +59,7 @@ function parse(args: string[]) {
       'no-report': { type: 'boolean' },
       'transpile-only': { type: 'boolean' },
       json: { type: 'boolean' },
+      'draw-era': { type: 'boolean' },
     },
     strict: true,
     allowPositionals: true,
@@ -175,7 +177,9 @@ function header(ctx: CheckContext, d: DriverInfo, job: CheckJob): void {
     ctx.io.out(`mmu-race check: ${ctx.moduleArg} defines '${d.name}' (${d.contract}): ${d.title}`);
     ctx.io.out(`eras: ${eras.join(', ')}${job.kernels ? ` (declared: ${d.eras.join(', ')})` : ''}; ${job.mode === 'exhaustive' ? 'exhaustive' : `seed ${job.seed}, ${job.runs} runs per era`}`);
   } else {
-    ctx.io.out(`mmu-race check: kernel ${job.kernels?.[0]}, driver ${d.name}: ${d.title}`);
+    const ks = job.kernels ?? [];
+    const which = ks.length === 1 ? `kernel ${ks[0]}` : `kernels ${ks.join(', ')} (${job.drawEra ? 'the era drawn per run' : 'each in turn'})`;
+    ctx.io.out(`mmu-race check: ${which}, driver ${d.name}: ${d.title}`);
     ctx.io.out(job.mode === 'exhaustive' ? 'exhaustive: every schedule within the preemption bound of the catalogue\'s spine scenarios' : `seed ${job.seed}, ${job.runs} runs`);
   }
 }
@@ -223,21 +227,29 @@ export function cmdCheck(args: string[], io: Io): number | Promise<number> {
   const seed = intFlag('seed', values.seed, configuredSeed(), -(2 ** 31));
   const maxSteps = intFlag('max-steps', values['max-steps'], DEFAULT_MAX_STEPS, 10);
   const timeout = secondsFlag('timeout', values.timeout, DEFAULT_TIMEOUT);
-  const kernels = values.kernel === undefined ? undefined : [values.kernel];
+  // `--kernel v4.12,v4.13` or `--kernel all` (every era the driver declares)
+  const kernelList = values.kernel === undefined || values.kernel === 'all' ? undefined : values.kernel.split(',').map((k) => k.trim());
+  for (const k of kernelList ?? []) eraByName(k); // an unknown era is reported before any work
+  const drawEra = values['draw-era'] === true;
+  if (drawEra && mode === 'exhaustive') throw new UsageError('--draw-era is for fuzzing: --mode exhaustive explores each era in turn');
   const report: ReportPlace | null = values['no-report'] ? null : { dir: values['report-dir'] };
   const processOutput = io === processIo;
   const progress = processOutput ? progressView({ stream: process.stderr, env: process.env }) : NO_PROGRESS;
   const ctx: CheckContext = { io, json: values.json === true, moduleArg, report, maxSteps, progress, outcomes: [], reports: new Map() };
 
   if (moduleArg !== undefined) {
-    for (const k of kernels ?? []) eraByName(k); // an unknown era is reported before the module is compiled
     const module = compileNotifierModule(moduleArg, { typeCheck: values['transpile-only'] !== true });
-    return checkInWorker(ctx, { module, kernels, runs, seed, maxSteps, mode }, timeout * 1000);
+    return checkInWorker(ctx, { module, kernels: kernelList, runs, seed, maxSteps, mode, drawEra }, timeout * 1000);
   }
-  const kernel = values.kernel ?? DEFAULT_KERNEL;
   const driver = values.driver ?? DEFAULT_DRIVER;
-  const target = resolve(kernel, driver); // validates both before any work
-  if (!target.driver.eras.includes(kernel)) throw new UsageError(`driver '${driver}' is not written for kernel ${kernel} (it declares ${target.driver.eras.join(', ')})`);
-  const job: CheckJob = { driver, kernels: [kernel], runs, seed, maxSteps, mode };
+  // every era the (first) driver is modelled for; erasOf validates the name before any work
+  const first = driver.split('+')[0];
+  if (erasOf(first).length === 0) driverByName(first); // throws: unknown driver, naming the known ones
+  const kernels = values.kernel === 'all' ? ERAS.map((e) => e.name).filter((k) => erasOf(first).includes(k)) : (kernelList ?? [DEFAULT_KERNEL]);
+  for (const kernel of kernels) {
+    const target = resolve(kernel, driver);
+    if (!target.driver.eras.includes(kernel)) throw new UsageError(`driver '${driver}' is not written for kernel ${kernel} (it declares ${target.driver.eras.join(', ')})`);
+  }
+  const job: CheckJob = { driver, kernels, runs, seed, maxSteps, mode, drawEra };
   return processOutput ? checkInWorker(ctx, job, undefined) : checkHere(ctx, job);
 }

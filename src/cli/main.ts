@@ -20,7 +20,7 @@ export { CLI_DEFAULT_RUNS };
 export const HELP = `mmu-race: a property-based race checker for the Linux kernel's MMU-notifier protocol
 
 Usage:
-  mmu-race check [./notifier.ts | --driver NAME] [--kernel ERA] [--runs N] [--seed S] [--json] [options]
+  mmu-race check [./notifier.ts | --driver NAME] [--kernel ERAS|all] [--draw-era] [--runs N] [--seed S] [--json] [options]
   mmu-race explore [--driver NAME] [--kernel ERA] [--scenario NAME|FILE] [--max-preemptions N] [--json]
   mmu-race replay TOKEN [--module ./notifier.ts] [--report] [--json]
   mmu-race matrix [--eras E1,E2] [--drivers D1,D2] [--runs N] [--seed S] [--json] [--html FILE]
@@ -38,14 +38,18 @@ check    Generates scenarios (a CPU thread faulting and unmapping, a reclaim thr
            ./notifier.ts    your notifier module (export default defineNotifier({...}), see
                             docs/writing-a-notifier.md): type-checked, then checked on every era it
                             declares (or --kernel) in a worker thread
-           --kernel ERA     kernel era to model (default: the module's eras; ${DEFAULT_KERNEL} for --driver)
+           --kernel ERAS    kernel era(s) to model: one, a comma list, or 'all' (default: the module's
+                            eras; ${DEFAULT_KERNEL} for --driver); several are checked each in turn
+           --draw-era       with several eras, one fuzzing campaign that draws the era per run (with
+                            only the operations that era has); shrinking prefers the oldest era
            --driver NAME    a built-in notifier (default ${DEFAULT_DRIVER}; see 'mmu-race drivers');
                             A+B registers several on the mm (A's device is exercised), e.g. kvm+range-start-trylock
            --runs N         scenarios x schedules to try per era (default ${CLI_DEFAULT_RUNS}, or MMU_RACE_RUNS)
            --seed S         fast-check seed (default ${configuredSeed()}, or MMU_RACE_SEED); same seed, same output
            --max-steps N    step budget of one execution (default ${DEFAULT_MAX_STEPS}); past it the verdict
                             is step-budget-exceeded (a livelock or runaway loop)
-           --mode MODE      fuzz (default); exhaustive is not available yet
+           --mode MODE      fuzz (default), or exhaustive: every schedule within 2 preemptions of the
+                            catalogue's spine scenarios (a pass is a proof within those bounds)
            --timeout S      seconds a module's callback may run without yielding an effect (default 10)
            --transpile-only skip the module's type-check (syntax errors are still reported)
            --report-dir DIR write reports to DIR/<driver>-<kernel>/ (no timestamp); --no-report: none

@@ -33,6 +33,8 @@ export interface NotifierCheckOptions extends InstrumentOptions {
   readonly signal?: AbortFlag;
   /** See `CheckOptions.coverage`. */
   readonly coverage?: boolean;
+  /** With several eras: one campaign that draws the era per run (see `CheckOptions.kernels`), one result. */
+  readonly drawEra?: boolean;
   /** Called with each era's result as soon as it is known (before the next era starts). */
   readonly onResult?: (r: NotifierEraResult) => void;
 }
@@ -70,6 +72,18 @@ export function checkNotifier(def: unknown, opts: NotifierCheckOptions = {}): No
   const seed = opts.seed ?? configuredSeed();
   const maxSteps = opts.maxSteps ?? DEFAULT_MAX_STEPS;
   const out: NotifierEraResult[] = [];
+  if (opts.drawEra && prepared.kernels.length > 1) {
+    for (const kernel of prepared.kernels) {
+      setPhase(opts.watch, 'probing determinism');
+      const nondeterminism = probeDeterminism({ era: eraByName(kernel), driver: prepared.def }, kernel, seed, maxSteps);
+      if (nondeterminism !== null) throw new UsageError(`${prepared.def.name} on ${kernel}: ${nondeterminism}`);
+    }
+    setPhase(opts.watch, 'checking');
+    const result = check({ kernel: prepared.kernels[0], kernels: prepared.kernels, notifier: prepared.def, runs, seed, maxSteps, onProgress: opts.onProgress, signal: opts.signal, coverage: opts.coverage });
+    const r = { result, target: { era: eraByName(result.counterexample?.case.kernel ?? prepared.kernels[0]), driver: prepared.def } };
+    opts.onResult?.(r);
+    return [r];
+  }
   for (const kernel of prepared.kernels) {
     const target: ResolvedTarget = { era: eraByName(kernel), driver: prepared.def };
     setPhase(opts.watch, 'probing determinism');

@@ -1,0 +1,56 @@
+/**
+ * Which scenario operations an era has (issue #3: "operations that make no sense in an era are not
+ * drawn"). Every operation's call site is listed with the release that introduced it; a drawn
+ * scenario is reduced to the operations its era has before it runs.
+ *
+ * Every call site modelled so far predates v4.10, the oldest modelled era, so today the reduction
+ * removes an operation only where the model does not have the era's form of it (`modelledFrom`).
+ */
+import { ERAS } from '../eras';
+import type { Era } from '../eras/era';
+import type { Scenario, ThreadScenario } from './scenario';
+
+export interface OpAvailability {
+  /** The first release with the call site (mainline), and where that is visible. */
+  readonly introduced: string;
+  readonly source: string;
+  /** The oldest modelled era whose form of the call site the model has (absent: every era). */
+  readonly modelledFrom?: string;
+}
+
+/**
+ * Keyed `kind:op` (a scenario family, as `check --coverage` counts them). An operation absent from
+ * this table is taken to exist in every era: a new operation is added here when it does not.
+ */
+export const OP_AVAILABILITY: Readonly<Record<string, OpAvailability>> = {
+  'cpu:access': { introduced: 'v2.6', source: 'mm/memory.c handle_mm_fault' },
+  'cpu:munmap': { introduced: 'v2.6', source: 'mm/mmap.c do_munmap' },
+  'cpu:mprotect': { introduced: 'v2.6', source: 'mm/mprotect.c change_protection' },
+  'cpu:dontneed': { introduced: 'v2.6', source: 'mm/madvise.c madvise_dontneed' },
+  'cpu:fork': { introduced: 'v2.6', source: 'mm/memory.c copy_page_range' },
+  'cpu:lazyfree': { introduced: 'v4.5', source: 'mm/madvise.c madvise_free (854e9ed09ded "mm: support madvise(MADV_FREE)")', modelledFrom: 'v4.12' },
+  'reclaim:reclaim': { introduced: 'v2.6', source: 'mm/vmscan.c shrink_page_list' },
+  'oom:reap': { introduced: 'v4.6', source: 'mm/oom_kill.c oom_reaper (aac453635549 "mm, oom: introduce oom reaper")' },
+  'device:access': { introduced: 'v2.6.27', source: 'mm/mmu_notifier.c (cddb8a5c14aa "mmu-notifiers: core")' },
+};
+
+/** Whether `era` has the operation `op` of a `kind` thread, as far as the model goes. */
+export function eraHasOp(era: Era, kind: string, op: string): boolean {
+  const a = OP_AVAILABILITY[`${kind}:${op}`];
+  if (a?.modelledFrom === undefined) return true;
+  const from = ERAS.findIndex((e) => e.name === a.modelledFrom);
+  return ERAS.findIndex((e) => e.name === era.name) >= from;
+}
+
+/** `s` without the operations `era` does not have (threads left with none are dropped), or null if nothing is left. */
+export function scenarioForEra(s: Scenario, era: Era): Scenario | null {
+  let changed = false;
+  const threads: ThreadScenario[] = [];
+  for (const t of s.threads) {
+    const ops = (t.ops as readonly { op: string }[]).filter((o) => eraHasOp(era, t.kind, o.op));
+    if (ops.length !== t.ops.length) changed = true;
+    if (ops.length > 0) threads.push(ops.length === t.ops.length ? t : ({ ...t, ops } as unknown as ThreadScenario));
+  }
+  if (!changed) return s;
+  return threads.length === 0 ? null : { ...s, threads };
+}
