@@ -14,6 +14,8 @@
  *   under the page-table lock retries if an invalidation is in progress or completed since the
  *   sample; otherwise it installs the GPU PTE. The GPU PTE holds no page reference: safety rests on
  *   the protocol alone, exactly as for KVM.
+ * - `release` (exit_mmap, or the driver's own mmu_notifier_unregister) zaps everything and leaves
+ *   the fault retrying for good: after it, no invalidation reaches the driver any more.
  *
  * Check it: `npx mmu-race check examples/gpu-seqcount.ts` → no race found.
  */
@@ -38,6 +40,7 @@ const END = site(FILE, 'gpu_mn_invalidate_range_end', 'v4.13');
 const FAULT = site(FILE, 'gpu_handle_fault', 'v4.13');
 const RETRY = site(FILE, 'gpu_handle_fault: gpu_mn_retry()', 'v4.13');
 const MAP = site(FILE, 'gpu_handle_fault: gpu_pte_set()', 'v4.13');
+const RELEASE = site(FILE, 'gpu_mn_release', 'v4.13');
 
 export default defineNotifier<GpuState>({
   name: 'gpu-seqcount',
@@ -91,6 +94,19 @@ export default defineNotifier<GpuState>({
       yield* k.add(s.notifierSeq, 1, END);
       yield* k.add(s.active, -1, END);
       yield* k.spinUnlock(s.notifierLock, END);
+    },
+    *release(k, s) {
+      // exit_mmap (or our own mmu_notifier_unregister) calls this first and then never again tells
+      // us anything: zap the whole GPU page table and keep one invalidation "in progress" for good,
+      // so that a fault that looked a page up before the mm exited retries instead of mapping it.
+      // It may run twice (exit and unregister): both steps are idempotent enough.
+      yield* k.spinLock(s.notifierLock, RELEASE);
+      yield* k.add(s.active, 1, RELEASE);
+      yield* k.spinUnlock(s.notifierLock, RELEASE);
+      yield* k.mutexLock(s.ptLock, RELEASE);
+      yield* k.spteClearRange(s.pt, 0, 1 << 12, RELEASE);
+      yield* k.mightSleep('gpu_tlb_flush_wait(): wait for the GPU TLB flush fence', RELEASE);
+      yield* k.mutexUnlock(s.ptLock, RELEASE);
     },
   },
 

@@ -241,6 +241,19 @@ function* cs419(k: KernelApi, s: AmdgpuState, address: number): Gen<'mapped' | '
 
 // --- definitions --------------------------------------------------------------------------------
 
+/**
+ * `amdgpu_mn_release()` (amdgpu_mn.c v4.12, v4.13.19, v4.19.95, v5.2.1): "Shedule a work item to
+ * lazy destroy our notifier" — amdgpu_mn_destroy detaches the BOs from the notifier and calls
+ * mmu_notifier_unregister_no_release; the BOs keep the user pages TTM pinned (the `pin` contract),
+ * so nothing is torn down synchronously. The work item is not modelled.
+ */
+function release(version: string) {
+  const at = site('drivers/gpu/drm/amd/amdgpu/amdgpu_mn.c', 'amdgpu_mn_release: INIT_WORK(&rmn->work, amdgpu_mn_destroy); schedule_work', version, 'the work item is not modelled');
+  return function* (k: KernelApi): Gen {
+    yield* k.note('schedule_work(amdgpu_mn_destroy): the BOs keep their pinned pages', at);
+  };
+}
+
 export const amdgpuUserptrLegacy: NotifierDefinition<AmdgpuState> = {
   name: 'amdgpu-userptr',
   title: 'amdgpu userptr (v4.10/v4.12): rmn->lock mutex + fence wait in invalidate_page and range_start (sleeps under the PTL from v4.11, B2)',
@@ -248,7 +261,7 @@ export const amdgpuUserptrLegacy: NotifierDefinition<AmdgpuState> = {
   eras: ['v4.10', 'v4.12', 'aac2fea9'],
   source: `${MN} amdgpu_mn_invalidate_page/range_start, amdgpu_mn_invalidate_node; ${CS} amdgpu_cs_parser_bos (v4.12; v4.10.17 identical)`,
   setup: setup(false),
-  ops: { invalidatePage, invalidateRangeStart: rangeStart('v4.12') },
+  ops: { invalidatePage, invalidateRangeStart: rangeStart('v4.12'), release: release('v4.12') },
   device: { table: (s) => s.ttm, fault: (k, s, f) => csLegacy(k, s, f.address) },
 };
 
@@ -259,7 +272,7 @@ export const amdgpuUserptr: NotifierDefinition<AmdgpuState> = {
   eras: ['v4.13', 'v4.15'],
   source: `${MN} amdgpu_mn_invalidate_range_start; ${CS} amdgpu_cs_parser_bos (v4.13.9; v4.15 assumed identical, reference §2.11 [U])`,
   setup: setup(false),
-  ops: { invalidateRangeStart: rangeStart('v4.13') },
+  ops: { invalidateRangeStart: rangeStart('v4.13'), release: release('v4.13') },
   device: { table: (s) => s.ttm, fault: (k, s, f) => csLegacy(k, s, f.address) },
 };
 
@@ -270,7 +283,7 @@ export const amdgpuUserptr419: NotifierDefinition<AmdgpuState> = {
   eras: ['v4.19', 'v5.0', 'v5.2'],
   source: `${MN} amdgpu_mn_read_lock, amdgpu_mn_invalidate_range_start_gfx/_end; ${CS} amdgpu_cs_submit (v4.19.95; the same read lock in v5.0.1 and v5.2.1); reference §3 B11, Tetsuo Handa's review (linux-mm, 2018-08-26)`,
   setup: setup(true),
-  ops: { invalidateRangeStart: rangeStartGfx(false), invalidateRangeEnd: rangeEnd419 },
+  ops: { invalidateRangeStart: rangeStartGfx(false), invalidateRangeEnd: rangeEnd419, release: release('v4.19') },
   device: { table: (s) => s.vm, fault: (k, s, f) => cs419(k, s, f.address) },
 };
 
@@ -281,6 +294,6 @@ export const amdgpuUserptrTrylock: NotifierDefinition<AmdgpuState> = {
   eras: ['v4.19'],
   source: `${MN} amdgpu_mn_read_lock (v5.4.0) on the v4.19 callbacks and CS`,
   setup: setup(true),
-  ops: { invalidateRangeStart: rangeStartGfx(true), invalidateRangeEnd: rangeEnd419 },
+  ops: { invalidateRangeStart: rangeStartGfx(true), invalidateRangeEnd: rangeEnd419, release: release('v4.19') },
   device: { table: (s) => s.vm, fault: (k, s, f) => cs419(k, s, f.address) },
 };

@@ -26,15 +26,27 @@ export interface AtsSites {
 }
 
 /**
- * One device fault: translate through the CPU page table under the hardware lock and fill the
- * IOTLB; if the PTE does not allow the access, fault the page in the way the page-request handler
- * does (the model's get_user_pages stands for `handle_mm_fault` under mmap_sem, and its reference
- * is dropped at once, as pnv_npu2_handle_fault does) and let the device retry.
+ * One device fault: translate through the CPU page table under the hardware lock (setting the
+ * PTE's accessed/dirty bits) and fill the IOTLB; if the PTE does not allow the access, fault the
+ * page in the way the page-request handler does (the model's get_user_pages stands for
+ * `handle_mm_fault` under mmap_sem, with FAULT_FLAG_WRITE for a write, which leaves the PTE dirty;
+ * its reference is dropped at once, as pnv_npu2_handle_fault does) and let the device retry.
  */
-export function* atsFault(k: KernelApi, hw: number, iotlb: number, address: number, write: boolean, at: AtsSites): Gen<DeviceFaultResult> {
+export function* atsFault(k: KernelApi, hw: number, iotlb: number, address: number, write: boolean, at: AtsSites, pasid?: number): Gen<DeviceFaultResult> {
   const vpn = k.vpnOf(address);
   yield* k.spinLock(hw, at.translate);
-  const pte = yield* k.walkCpuPageTable(address, at.translate);
+  // `pasid`: the PASID-table / GCR3 entry (1 valid) that the driver's ->release clears: "After this
+  // the device/pasid can't access the mm anymore" — the translation then faults and is refused
+  if (pasid !== undefined && (yield* k.read(pasid, at.translate)) === 0) {
+    yield* k.spinUnlock(hw, at.translate);
+    return 'error';
+  }
+  // the walk sets the PTE's accessed bit, and for a write translation its dirty bit, as the CPU's MMU
+  // does: what the device then writes through the IOTLB is not lost when the PTE goes (try_to_unmap_one
+  // moves pte_dirty to the page; a lazyfree page written this way is kept). AMD IOMMUv2 / Intel SVM /
+  // the nest MMU update the A/D bits of the process page table they walk [U: the IOMMU specifications
+  // (AMD IOMMU, Intel VT-d first-level translation, POWER9 nest MMU) were not read here].
+  const pte = yield* k.atsTranslate(address, write, at.translate);
   const ok = pte !== null && !pte.swap && (!write || pte.writable);
   if (ok) yield* k.spteSet(iotlb, vpn, { pfn: pte.pfn, generation: pte.generation }, pte.writable, at.translate);
   yield* k.spinUnlock(hw, at.translate);
@@ -49,6 +61,20 @@ export function* atsFault(k: KernelApi, hw: number, iotlb: number, address: numb
 export function* iotlbFlush(k: KernelApi, hw: number, iotlb: number, firstVpn: number, endVpn: number, at: Site): Gen {
   yield* k.spinLock(hw, at);
   yield* k.spteClearRange(iotlb, firstVpn, endVpn, at);
+  yield* k.spinUnlock(hw, at);
+}
+
+/**
+ * What ->release does in AMD IOMMUv2 (unbind_pasid: "pasid_state->invalid = true", then
+ * amd_iommu_domain_clear_gcr3 → __clear_gcr3: "*pte = 0" and __amd_iommu_flush_tlb; v4.13) and
+ * Intel SVM (intel_mm_release: "svm->iommu->pasid_table[svm->pasid].val = 0", then
+ * intel_flush_pasid_dev + intel_flush_svm_range_dev(0, -1); v4.13): under the hardware lock the
+ * PASID entry is cleared, so no translation succeeds any more, and the whole IOTLB is flushed.
+ */
+export function* unbindPasid(k: KernelApi, hw: number, iotlb: number, pasid: number, at: Site): Gen {
+  yield* k.spinLock(hw, at);
+  yield* k.write(pasid, 0, at);
+  yield* k.spteClearRange(iotlb, 0, ALL_VPNS, at);
   yield* k.spinUnlock(hw, at);
 }
 

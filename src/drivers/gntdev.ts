@@ -18,6 +18,7 @@ import { EAGAIN, type MmuNotifierRange, type NotifierDefinition, type SetupApi }
 import type { KernelApi } from '../notifier/kernel-api';
 import type { Gen } from '../runtime/primitives';
 import { site } from '../runtime/site';
+import { MAX_PAGES } from '../scenario/scenario';
 
 const GNTDEV = 'drivers/xen/gntdev.c';
 
@@ -67,6 +68,20 @@ function* rangeStart419(k: KernelApi, s: GntdevState, r: MmuNotifierRange): Gen<
   return 0;
 }
 
+/**
+ * `mn_release()` (gntdev.c v4.10.17, v4.13.19, v4.19.95, v5.2.1): under priv->lock, every map (and
+ * freeable map) with a VMA is unmapped whole (`unmap_grant_pages(map, 0, map->count)`); the model's
+ * map covers the modelled VMA (at most MAX_PAGES pages).
+ */
+function release(version: string) {
+  const at = site(GNTDEV, 'mn_release', version);
+  return function* (k: KernelApi, s: GntdevState): Gen {
+    yield* k.mutexLock(s.lock, at);
+    yield* unmapIfInRange(k, s, { start: k.addressOf(0), end: k.addressOf(MAX_PAGES) }, version);
+    yield* k.mutexUnlock(s.lock, at);
+  };
+}
+
 /** Mapping a grant at the device's address, under priv->lock; the map keeps the page. */
 function mapGrant(version: string) {
   const at = site(GNTDEV, 'gntdev_ioctl_map_grant_ref / gntdev_mmap → map_grant_pages', version, 'model: the page gup finds stands for the granted frame');
@@ -99,6 +114,7 @@ export const xenGntdevLegacy: NotifierDefinition<GntdevState> = {
       yield* rangeStart('v4.12')(k, s, { start: address, end: address + k.PAGE_SIZE });
     },
     invalidateRangeStart: rangeStart('v4.12'),
+    release: release('v4.12'),
   },
   device: { table: (s) => s.grants, fault: mapGrant('v4.12') },
 };
@@ -110,7 +126,7 @@ export const xenGntdev: NotifierDefinition<GntdevState> = {
   eras: ['v4.13', 'v4.15'],
   source: `${GNTDEV} mn_invl_range_start (v4.13.9, v4.15.18)`,
   setup,
-  ops: { invalidateRangeStart: rangeStart('v4.13') },
+  ops: { invalidateRangeStart: rangeStart('v4.13'), release: release('v4.13') },
   device: { table: (s) => s.grants, fault: mapGrant('v4.13') },
 };
 
@@ -121,6 +137,6 @@ export const xenGntdev419: NotifierDefinition<GntdevState> = {
   eras: ['v4.19', 'v5.0', 'v5.2'],
   source: `${GNTDEV} mn_invl_range_start(blockable), unmap_if_in_range (v4.19.95; v5.0.1, v5.2.1 read range->blockable / mmu_notifier_range_blockable())`,
   setup,
-  ops: { invalidateRangeStart: rangeStart419 },
+  ops: { invalidateRangeStart: rangeStart419, release: release('v4.19') },
   device: { table: (s) => s.grants, fault: mapGrant('v4.19') },
 };

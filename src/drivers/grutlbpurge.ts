@@ -37,6 +37,8 @@ export interface GruState {
   /** TGH invalidates issued so far (the model's stand-in for the TFH's view of them). */
   readonly tghInvalidates: number;
   readonly tlb: number;
+  /** `gms->ms_released`, set by ->release. */
+  readonly released: number;
 }
 
 function setup(api: SetupApi): GruState {
@@ -46,6 +48,7 @@ function setup(api: SetupApi): GruState {
     tgh: api.spinlock('gru tgh (hardware: invalidate vs dropin)'),
     tghInvalidates: api.counter('gru tgh invalidates (hardware)'),
     tlb: api.secondaryTable('gru tlb'),
+    released: api.counter('gms->ms_released'),
   });
 }
 
@@ -72,6 +75,18 @@ function rangeEnd(version: string) {
   return function* (k: KernelApi, s: GruState): Gen {
     // (void)atomic_dec_and_test(&gms->ms_range_active); wake_up_all(&gms->ms_wait_queue)
     yield* k.add(s.rangeActive, -1, site(PURGE, 'gru_invalidate_range_end', version));
+  };
+}
+
+/**
+ * `gru_release()` (grutlbpurge.c v4.10.17, v4.13.19; the same in v5.0.1): `gms->ms_released = 1`,
+ * nothing else: the GRU TLB is not flushed (the contexts are unloaded later, from gru_vma_close,
+ * and gru_drop_mmu_notifier then skips mmu_notifier_unregister). The GRU relies on no instruction
+ * of the exited process running any more.
+ */
+function release(version: string) {
+  return function* (k: KernelApi, s: GruState): Gen {
+    yield* k.write(s.released, 1, site(PURGE, 'gru_release: gms->ms_released = 1', version));
   };
 }
 
@@ -123,9 +138,11 @@ function definition(hwFilter: boolean, legacy: boolean): NotifierDefinition<GruS
           },
           invalidateRangeStart: start,
           invalidateRangeEnd: rangeEnd(version),
+          release: release(version),
         }
-      : { invalidateRangeStart: start, invalidateRangeEnd: rangeEnd(version) },
-    device: { table: (s) => s.tlb, fault: tryDropin(version, hwFilter) },
+      : { invalidateRangeStart: start, invalidateRangeEnd: rangeEnd(version), release: release(version) },
+    // the dropin serves GRU instructions of the process's threads (user context): they hold the mm
+    device: { table: (s) => s.tlb, fault: tryDropin(version, hwFilter), holdsMm: true },
   };
 }
 

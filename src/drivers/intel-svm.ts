@@ -23,17 +23,19 @@ import type { MmuNotifierRange, NotifierDefinition, SetupApi } from '../notifier
 import type { KernelApi } from '../notifier/kernel-api';
 import type { Gen } from '../runtime/primitives';
 import { site } from '../runtime/site';
-import { atsFault, iotlbFlush } from './ats';
+import { atsFault, iotlbFlush, unbindPasid } from './ats';
 
 const SVM = 'drivers/iommu/intel-svm.c';
 
 export interface IntelSvmState {
   readonly hw: number;
   readonly iotlb: number;
+  /** `svm->iommu->pasid_table[svm->pasid]` (1: valid), cleared by ->release. */
+  readonly pasidEntry: number;
 }
 
 function setup(api: SetupApi): IntelSvmState {
-  return Object.freeze({ hw: api.spinlock('vt-d hw (translation vs PASID-IOTLB invalidation + wait descriptor)'), iotlb: api.secondaryTable('vt-d pasid iotlb') });
+  return Object.freeze({ hw: api.spinlock('vt-d hw (translation vs PASID-IOTLB invalidation + wait descriptor)'), iotlb: api.secondaryTable('vt-d pasid iotlb'), pasidEntry: api.counter('pasid_table[pasid] valid', 1) });
 }
 
 /** `ilog2(__roundup_pow_of_two(pages))`. */
@@ -76,7 +78,22 @@ function device(version: string): NotifierDefinition<IntelSvmState>['device'] {
     translate: site('device', 'ATS translation request: VT-d walks the first-level (CPU) page table', version),
     pri: site(SVM, 'prq_event_thread: handle_mm_fault under mmap_sem', version, 'modelled by get_user_pages + put_page'),
   };
-  return { table: (s) => s.iotlb, fault: (k, s, f) => atsFault(k, s.hw, s.iotlb, f.address, f.write, at) };
+  return { table: (s) => s.iotlb, fault: (k, s, f) => atsFault(k, s.hw, s.iotlb, f.address, f.write, at, s.pasidEntry) };
+}
+
+/**
+ * `intel_mm_release()` (intel-svm.c v4.10.17, v4.13.19, v4.19.95): "This might end up being called
+ * from exit_mmap(), *before* the page tables are cleared. And __mmu_notifier_release() will delete
+ * us from the list of notifiers so that our invalidate_range() callback doesn't get called when the
+ * page tables are cleared. So we need to protect against hardware accessing those page tables":
+ * `pasid_table[pasid].val = 0`, then per device intel_flush_pasid_dev and
+ * intel_flush_svm_range_dev(0, -1).
+ */
+function release(version: string) {
+  const at = site(SVM, 'intel_mm_release: pasid_table[pasid].val = 0; intel_flush_svm_range_dev(svm, sdev, 0, -1, 0)', version);
+  return function* (k: KernelApi, s: IntelSvmState): Gen {
+    yield* unbindPasid(k, s.hw, s.iotlb, s.pasidEntry, at);
+  };
 }
 
 export const intelSvmLegacy: NotifierDefinition<IntelSvmState> = {
@@ -91,6 +108,7 @@ export const intelSvmLegacy: NotifierDefinition<IntelSvmState> = {
       yield* flushRange('v4.12')(k, s, address, 1);
     },
     invalidateRange: invalidateRange('v4.12'),
+    release: release('v4.12'),
   },
   device: device('v4.12'),
 };
@@ -102,6 +120,6 @@ export const intelSvm: NotifierDefinition<IntelSvmState> = {
   eras: ['v4.13', 'v4.15', 'v4.19'],
   source: `${SVM} intel_invalidate_range, intel_flush_svm_range_dev, prq_event_thread (v4.13.9; same in v4.19.95)`,
   setup,
-  ops: { invalidateRange: invalidateRange('v4.13') },
+  ops: { invalidateRange: invalidateRange('v4.13'), release: release('v4.13') },
   device: device('v4.13'),
 };

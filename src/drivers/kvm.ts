@@ -10,7 +10,7 @@
  * is in progress or completed meanwhile. The spte holds no page reference: safety rests on this
  * protocol alone.
  */
-import type { DeviceFault, DeviceFaultResult, MmuNotifierRange, NotifierDefinition } from '../notifier/definition';
+import type { DeviceFault, DeviceFaultResult, MmuNotifierRange, NewPte, NotifierDefinition } from '../notifier/definition';
 import type { KernelApi } from '../notifier/kernel-api';
 import type { Gen } from '../runtime/primitives';
 import { site } from '../runtime/site';
@@ -20,6 +20,8 @@ export interface KvmState {
   readonly seq: number;
   readonly count: number;
   readonly spt: number;
+  /** The v6.8 names and form (mmu_invalidate_*; change_pte returns early unless an invalidation is in progress). */
+  readonly seqRenamed: boolean;
 }
 
 const START = site('virt/kvm/kvm_main.c', 'kvm_mmu_notifier_invalidate_range_start', 'v4.13');
@@ -29,6 +31,8 @@ const FAULT = site('arch/x86/kvm/mmu.c', 'tdp_page_fault', 'v4.13');
 const HVA_TO_PFN = site('virt/kvm/kvm_main.c', 'hva_to_pfn', 'v4.13');
 const RETRY = site('include/linux/kvm_host.h', 'mmu_notifier_retry', 'v4.13');
 const MAP = site('arch/x86/kvm/mmu.c', '__direct_map → mmu_set_spte', 'v4.13');
+const CHANGE_PTE = site('virt/kvm/kvm_main.c', 'kvm_mmu_notifier_change_pte', 'v4.13');
+const CHANGE_PTE_68 = site('virt/kvm/kvm_main.c', 'kvm_mmu_notifier_change_pte', 'v6.8');
 
 /**
  * The state: `kvm->mmu_lock`, the sequence and in-progress counts (renamed mmu_invalidate_seq and
@@ -41,6 +45,7 @@ function setup(api: Parameters<NotifierDefinition<KvmState>['setup']>[0]): KvmSt
     seq: api.counter(renamed ? 'kvm->mmu_invalidate_seq' : 'kvm->mmu_notifier_seq'),
     count: api.counter(renamed ? 'kvm->mmu_invalidate_in_progress' : 'kvm->mmu_notifier_count'),
     spt: api.secondaryTable('kvm spte'),
+    seqRenamed: renamed,
   });
 }
 
@@ -74,6 +79,54 @@ function* invalidatePage(k: KernelApi, s: KvmState, address: number): Gen {
   const vpn = k.vpnOf(address);
   yield* k.spteClearRange(s.spt, vpn, vpn + 1, site('arch/x86/kvm/mmu.c', 'kvm_unmap_hva → mmu_spte_clear_track_bits', 'v4.12'), true);
   yield* k.spinUnlock(s.mmuLock, PAGE);
+}
+
+/**
+ * `kvm_mmu_notifier_change_pte(mn, mm, address, pte)` (virt/kvm/kvm_main.c v4.10.17 … v5.7.14 [V]):
+ * srcu_read_lock; spin_lock(mmu_lock); `kvm->mmu_notifier_seq++`; kvm_set_spte_hva → kvm_set_pte_rmapp
+ * (arch/x86/kvm/mmu.c v4.13.19, mmu/mmu.c v5.7.14): for each spte of the hva, a writable new pte
+ * drops it (drop_spte / pte_list_remove), a read-only one re-points it at the new pfn without write
+ * permission (mmu_spte_clear_track_bits, which dirties the old page if the spte was writable, then
+ * mmu_spte_set); remote TLB flush; unlock. Atomic (a spinlock), as its PTL-holding caller needs.
+ * v6.8 [V] (modelled for v6.6): `WARN_ON_ONCE(!mn_active_invalidate_count)`; "If
+ * mmu_invalidate_in_progress is zero, then no in-progress invalidations, including this one, found a
+ * relevant memslot at start()": return; else kvm_handle_hva_range takes mmu_lock and
+ * kvm_set_pte_rmap does the same per spte, with no sequence bump. Since every set_pte_at_notify is
+ * inside a start/end bracket whose range_start already zapped the spte, it normally finds nothing.
+ */
+function* changePte(k: KernelApi, s: KvmState, address: number, pte: NewPte): Gen {
+  const modern = s.seqRenamed;
+  const at = modern ? CHANGE_PTE_68 : CHANGE_PTE;
+  if (modern && (yield* k.read(s.count, at)) === 0) {
+    yield* k.note('mmu_invalidate_in_progress == 0: return', at);
+    return;
+  }
+  yield* k.spinLock(s.mmuLock, at);
+  if (!modern) yield* k.add(s.seq, 1, at);
+  const vpn = k.vpnOf(address);
+  const rmapp = site('arch/x86/kvm/mmu.c', 'kvm_set_spte_hva → kvm_set_pte_rmapp', modern ? 'v6.8' : 'v4.13');
+  const cur = yield* k.spteRead(s.spt, vpn, rmapp);
+  if (cur) {
+    // for_each_rmap_spte: pte_write(*ptep) ? drop_spte : re-point read-only (both via mmu_spte_clear_track_bits)
+    yield* k.spteClearRange(s.spt, vpn, vpn + 1, rmapp, true);
+    if (!pte.writable) yield* k.spteSet(s.spt, vpn, { pfn: pte.pfn, generation: pte.generation }, false, rmapp);
+  }
+  yield* k.spinUnlock(s.mmuLock, at);
+}
+
+/**
+ * `kvm_mmu_notifier_release()` (virt/kvm/kvm_main.c v4.13.19; the same in v4.10.17 and v5.7.14,
+ * v6.8 calls it kvm_flush_shadow_all → kvm_arch_flush_shadow_all):
+ * srcu_read_lock(&kvm->srcu); kvm_arch_flush_shadow_all(kvm) → kvm_mmu_invalidate_zap_all_pages
+ * (arch/x86/kvm/mmu.c v4.13): under mmu_lock every shadow page is zapped (drop_spte →
+ * mmu_spte_clear_track_bits, which dirties the page of a writable spte); srcu_read_unlock. The
+ * sequence count is not touched: no vCPU can fault any more (it is a thread of the exiting mm).
+ */
+function* release(k: KernelApi, s: KvmState): Gen {
+  const at = site('arch/x86/kvm/mmu.c', 'kvm_mmu_notifier_release → kvm_arch_flush_shadow_all → kvm_mmu_invalidate_zap_all_pages', 'v4.13');
+  yield* k.spinLock(s.mmuLock, at);
+  yield* k.spteClearRange(s.spt, 0, Number.MAX_SAFE_INTEGER, at, true);
+  yield* k.spinUnlock(s.mmuLock, at);
 }
 
 function* invalidateRangeEnd(k: KernelApi, s: KvmState): Gen {
@@ -148,8 +201,9 @@ function kvmDefinition(retry: boolean, legacy: boolean): NotifierDefinition<KvmS
       ? `virt/kvm/kvm_main.c kvm_mmu_notifier_invalidate_${legacy ? 'page, ' : ''}range_start/_end, arch/x86/kvm/mmu.c tdp_page_fault (${version})`
       : 'kvm with the mmu_notifier_retry() check of tdp_page_fault removed: the range_start-only pattern of reference §3 B7',
     setup,
-    ops: legacy ? { invalidatePage, invalidateRangeStart, invalidateRangeEnd } : { invalidateRangeStart, invalidateRangeEnd },
-    device: { table: (s) => s.spt, fault: tdpPageFault(retry) },
+    ops: legacy ? { invalidatePage, invalidateRangeStart, invalidateRangeEnd, changePte, release } : { invalidateRangeStart, invalidateRangeEnd, changePte, release },
+    // the vCPU thread is a thread of the VM's process (kvm_vcpu_ioctl: kvm->mm == current->mm)
+    device: { table: (s) => s.spt, fault: tdpPageFault(retry), holdsMm: true },
   };
 }
 

@@ -58,16 +58,26 @@ function memInvalidate(version: string) {
 
 /**
  * `pin_vector_pages()` for the page the device accesses: look the node up
- * (hfi1_mmu_rb_extract/remove_unless_exact, under handler->lock), pin with get_user_pages_fast
- * (FOLL_WRITE for SDMA receive buffers: the model pins for the access it makes), then
- * `hfi1_mmu_rb_insert()` under handler->lock.
+ * (hfi1_mmu_rb_extract/remove_unless_exact, under handler->lock), pin with get_user_pages_fast,
+ * then `hfi1_mmu_rb_insert()` under handler->lock.
+ *
+ * SDMA sends: the engine only reads the user's buffers. The pin is read-only
+ * (`hfi1_acquire_user_pages(pq->mm, ..., npages, 0, pages)`: get_user_pages_fast with write = 0) and
+ * `unpin_vector_pages` releases without dirtying (`hfi1_release_user_pages(mm, pages + start, npages,
+ * false)`; the `dirty` case there does set_page_dirty_lock): drivers/infiniband/hw/hfi1/user_sdma.c,
+ * user_pages.c v4.10.17, v4.12, v4.13.19, v4.19, v5.2.1. A device write is therefore no SDMA access:
+ * the model refuses it (the writable TID pins of user_exp_rcv.c are not modelled).
  */
 function pinVectorPages(version: string) {
   const at = site(SDMA, 'pin_vector_pages', version);
   const insert = site(RB, 'hfi1_mmu_rb_insert', version);
   return function* (k: KernelApi, s: MmuRbState, f: { address: number; write: boolean }): Gen<'mapped' | 'error'> {
     const vpn = k.vpnOf(f.address);
-    const got = (yield* k.getUserPagesFast(f.address, f.write)) ?? (yield* k.getUserPagesUnlocked(f.address, f.write));
+    if (f.write) {
+      yield* k.note('SDMA only reads user memory (pinned read-only): no write access', at);
+      return 'error';
+    }
+    const got = (yield* k.getUserPagesFast(f.address, false)) ?? (yield* k.getUserPagesUnlocked(f.address, false));
     if (!got) return 'error';
     yield* k.spinLock(s.lock, insert);
     const old = yield* k.spteRead(s.cache, vpn, insert);

@@ -16,7 +16,7 @@ import type { MmuNotifierRange, NotifierDefinition, SetupApi } from '../notifier
 import type { KernelApi } from '../notifier/kernel-api';
 import type { Gen } from '../runtime/primitives';
 import { site } from '../runtime/site';
-import { ALL_VPNS, atsFault, iotlbFlush } from './ats';
+import { ALL_VPNS, atsFault, iotlbFlush, unbindPasid } from './ats';
 
 const NPU = 'arch/powerpc/platforms/powernv/npu-dma.c';
 /** `static uint64_t atsd_threshold = 2 * 1024 * 1024;` (v4.19). */
@@ -25,10 +25,12 @@ const ATSD_THRESHOLD = 2 * 1024 * 1024;
 export interface NpuState {
   readonly hw: number;
   readonly atc: number;
+  /** Whether the device driver still lets the GPU send translation requests (cleared by release_cb). */
+  readonly requests: number;
 }
 
 function setup(api: SetupApi): NpuState {
-  return Object.freeze({ hw: api.spinlock('npu hw (nest MMU translation vs ATSD launch + XTS_ATSD_STAT wait)'), atc: api.secondaryTable('gpu atc (nest mmu)') });
+  return Object.freeze({ hw: api.spinlock('npu hw (nest MMU translation vs ATSD launch + XTS_ATSD_STAT wait)'), atc: api.secondaryTable('gpu atc (nest mmu)'), requests: api.counter('npu_context: translation requests allowed', 1) });
 }
 
 function invalidateRange(version: string, threshold: boolean) {
@@ -73,7 +75,20 @@ function device(version: string): NotifierDefinition<NpuState>['device'] {
     translate: site('device', 'GPU ATS translation: nest MMU walks the process page table', version),
     pri: site(NPU, 'pnv_npu2_handle_fault: get_user_pages_remote + put_page', version),
   };
-  return { table: (s) => s.atc, fault: (k, s, f) => atsFault(k, s.hw, s.atc, f.address, f.write, at) };
+  return { table: (s) => s.atc, fault: (k, s, f) => atsFault(k, s.hw, s.atc, f.address, f.write, at, s.requests) };
+}
+
+/**
+ * `pnv_npu2_mn_release()` (npu-dma.c v4.12, v4.13.19, v4.19.95, v5.0.1): "Call into device driver
+ * to stop requests to the NMMU" (release_cb, modelled as refusing further translations), then
+ * "There should be no more translation requests for this PID, but we need to ensure any entries
+ * for it are removed from the TLB": mmio_invalidate of the whole PID (v5.0: `(0, ~0UL)`).
+ */
+function release(version: string) {
+  const at = site(NPU, 'pnv_npu2_mn_release: release_cb; mmio_invalidate(npu_context, 0, 0, true)', version);
+  return function* (k: KernelApi, s: NpuState): Gen {
+    yield* unbindPasid(k, s.hw, s.atc, s.requests, at);
+  };
 }
 
 export const powernvNpuLegacy: NotifierDefinition<NpuState> = {
@@ -89,6 +104,7 @@ export const powernvNpuLegacy: NotifierDefinition<NpuState> = {
       yield* iotlbFlush(k, s.hw, s.atc, vpn, vpn + 1, site(NPU, 'pnv_npu2_mn_invalidate_page → mmio_invalidate(va, flush)', 'v4.12'));
     },
     invalidateRange: invalidateRange('v4.12', false),
+    release: release('v4.12'),
   },
   device: device('v4.12'),
 };
@@ -100,7 +116,7 @@ export const powernvNpu: NotifierDefinition<NpuState> = {
   eras: ['v4.13', 'v4.15'],
   source: `${NPU} pnv_npu2_mn_invalidate_range, pnv_npu2_handle_fault (v4.13.9)`,
   setup,
-  ops: { invalidateRange: invalidateRange('v4.13', false) },
+  ops: { invalidateRange: invalidateRange('v4.13', false), release: release('v4.13') },
   device: device('v4.13'),
 };
 
@@ -111,7 +127,7 @@ export const powernvNpu419: NotifierDefinition<NpuState> = {
   eras: ['v4.19'],
   source: `${NPU} pnv_npu2_mn_invalidate_range, mmio_invalidate (v4.19.95)`,
   setup,
-  ops: { invalidateRange: invalidateRange('v4.19', true) },
+  ops: { invalidateRange: invalidateRange('v4.19', true), release: release('v4.19') },
   device: device('v4.19'),
 };
 
@@ -122,6 +138,6 @@ export const powernvNpu50: NotifierDefinition<NpuState> = {
   eras: ['v5.0', 'v5.2'],
   source: `${NPU} pnv_npu2_mn_invalidate_range, mmio_invalidate (v5.0.1, v5.2.1)`,
   setup,
-  ops: { invalidateRange: invalidateRange50 },
+  ops: { invalidateRange: invalidateRange50, release: release('v5.0') },
   device: device('v5.0'),
 };

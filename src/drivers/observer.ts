@@ -43,6 +43,12 @@ function opsFor(era: Era): NotifierOps<State> {
       yield* k.mmuIntervalSetSeq(sub, curSeq);
       return true;
     },
+    *release(k) {
+      yield* quiet(k, 'release');
+    },
+    *changePte(k) {
+      yield* quiet(k, 'change_pte');
+    },
   };
   const ops: Record<string, unknown> = {};
   for (const name of era.callbacks) ops[name] = all[name];

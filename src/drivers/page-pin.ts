@@ -19,9 +19,13 @@ import type { MmuNotifierRange, NotifierDefinition, SetupApi } from '../notifier
 import type { KernelApi } from '../notifier/kernel-api';
 import type { Gen } from '../runtime/primitives';
 import { site } from '../runtime/site';
+import { MAX_PAGES } from '../scenario/scenario';
 
 const START = site('synthetic', 'pin_invalidate_range_start: get_page on mapped pages', 'v4.13', 'pattern of include/linux/mmu_notifier.h v4.13');
 const END = site('synthetic', 'pin_invalidate_range_end: flush sptes, then put_page', 'v4.13', 'pattern of include/linux/mmu_notifier.h v4.13');
+// "If required set_page_dirty has to be called internally to this method" (include/linux/mmu_notifier.h
+// v4.12, ->invalidate_page): a page the device could write is marked dirty before its pin goes
+const DIRTY = site('synthetic', 'pin_invalidate_range_end: set_page_dirty of a writable pin', 'v4.13', 'pattern of include/linux/mmu_notifier.h v4.12 invalidate_page, as ib_umem_odp_unmap_dma_pages does');
 const FAULT = site('synthetic', 'pin_device_fault: seq/count retry', 'v4.13');
 
 export interface PagePinState {
@@ -69,11 +73,33 @@ function* invalidateRangeEnd(k: KernelApi, s: PagePinState, r: MmuNotifierRange)
     const pin = yield* k.spteRead(s.pins, vpn, END);
     if (!pin) continue;
     yield* k.spteClearRange(s.pins, vpn, vpn + 1, END);
+    if (pin.writable) yield* k.setPageDirty(pin, DIRTY);
     yield* k.putPage(pin, END);
   }
   yield* k.add(s.seq, 1, END);
   yield* k.add(s.count, -1, END);
   yield* k.spinUnlock(s.lock, END);
+}
+
+/**
+ * ->release (the header's rule: "it should tear down all secondary mmu mappings and freeze the
+ * secondary mmu", include/linux/mmu_notifier.h v4.13): under the lock, one invalidation stays "in
+ * progress" for good (no range_end will come: faults retry, and fail once the mm is gone), every
+ * spte is zapped and the pins of brackets that will never get their range_end are dropped.
+ */
+function* release(k: KernelApi, s: PagePinState): Gen {
+  const at = site('synthetic', 'pin_release: freeze the device, zap every spte, drop the pins', 'v4.13', 'pattern of include/linux/mmu_notifier.h v4.13 ->release');
+  yield* k.spinLock(s.lock, at);
+  yield* k.add(s.count, 1, at);
+  yield* k.spteClearRange(s.spt, 0, MAX_PAGES, at);
+  for (let vpn = 0; vpn < MAX_PAGES; vpn++) {
+    const pin = yield* k.spteRead(s.pins, vpn, at);
+    if (!pin) continue;
+    yield* k.spteClearRange(s.pins, vpn, vpn + 1, at);
+    if (pin.writable) yield* k.setPageDirty(pin, DIRTY);
+    yield* k.putPage(pin, at);
+  }
+  yield* k.spinUnlock(s.lock, at);
 }
 
 function* fault(k: KernelApi, s: PagePinState, f: { address: number; write: boolean }): Gen<'mapped' | 'retry' | 'error'> {
@@ -95,6 +121,6 @@ export const pagePin: NotifierDefinition<PagePinState> = {
   eras: ['v4.13', 'v4.15', 'v4.19', 'v5.0', 'v5.2'],
   source: 'the range_start/range_end reference rules of include/linux/mmu_notifier.h (v4.13), pattern',
   setup,
-  ops: { invalidateRangeStart, invalidateRangeEnd },
+  ops: { invalidateRangeStart, invalidateRangeEnd, release },
   device: { table: (s) => s.spt, fault },
 };

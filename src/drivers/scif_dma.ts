@@ -16,6 +16,7 @@ import type { MmuNotifierRange, NotifierDefinition, SetupApi } from '../notifier
 import type { KernelApi } from '../notifier/kernel-api';
 import type { Gen, PageRef } from '../runtime/primitives';
 import { site } from '../runtime/site';
+import { MAX_PAGES } from '../scenario/scenario';
 
 const DMA = 'drivers/misc/mic/scif/scif_dma.c';
 
@@ -33,8 +34,11 @@ function setup(api: SetupApi): ScifState {
 function destroyTcw(version: string) {
   const at = site(DMA, 'scif_rma_destroy_tcw → __scif_rma_destroy_tcw_helper', version);
   const unpin = site('drivers/misc/mic/scif/scif_rma.c', 'scif_misc_handler → scif_destroy_window → scif_unpin_pages', version, 'the work item is run at once');
+  // scif_destroy_pinned_pages: `if (writeable) SetPageDirty(pin->pages[j]); put_page(pin->pages[j]);`
+  // with writeable = pin->prot & SCIF_PROT_WRITE (scif_rma.c v4.13.19; v4.10.17, v4.19, v5.2.1 alike)
+  const dirty = site('drivers/misc/mic/scif/scif_rma.c', 'scif_destroy_pinned_pages: SetPageDirty (SCIF_PROT_WRITE)', version, 'the work item is run at once');
   return function* (k: KernelApi, s: ScifState, r: MmuNotifierRange): Gen<number> {
-    const gone: PageRef[] = [];
+    const gone: (PageRef & { writable: boolean })[] = [];
     yield* k.spinLock(s.tcLock, at);
     for (let vpn = k.vpnOf(r.start); vpn <= k.vpnOf(r.end - 1); vpn++) {
       const w = yield* k.spteRead(s.windows, vpn, at);
@@ -43,8 +47,23 @@ function destroyTcw(version: string) {
       gone.push(w);
     }
     yield* k.spinUnlock(s.tcLock, at);
-    for (const page of gone) yield* k.putPage(page, unpin);
+    for (const page of gone) {
+      if (page.writable) yield* k.setPageDirty(page, dirty);
+      yield* k.putPage(page, unpin);
+    }
     return 0;
+  };
+}
+
+/**
+ * `scif_mmu_notifier_release()` (scif_dma.c v4.10.17, v4.13.19, v4.19.95, v5.2.1):
+ * `scif_rma_destroy_tcw(mmn, 0, ULONG_MAX)` then schedule_work(&scif_info.misc_work), the cleanup
+ * that unpins (run at once, as destroyTcw does); the windows cover the modelled VMA.
+ */
+function release(version: string) {
+  const destroy = destroyTcw(version);
+  return function* (k: KernelApi, s: ScifState): Gen {
+    yield* destroy(k, s, { start: k.addressOf(0), end: k.addressOf(MAX_PAGES) });
   };
 }
 
@@ -90,6 +109,7 @@ export const scifLegacy: NotifierDefinition<ScifState> = {
     *invalidateRangeEnd() {
       // "Nothing to do here, everything needed was done in invalidate_range_start."
     },
+    release: release('v4.12'),
   },
   device: { table: (s) => s.windows, fault: rmaCopy('v4.12') },
 };
@@ -106,6 +126,7 @@ export const scif: NotifierDefinition<ScifState> = {
     *invalidateRangeEnd() {
       // "Nothing to do here, everything needed was done in invalidate_range_start."
     },
+    release: release('v4.13'),
   },
   device: { table: (s) => s.windows, fault: rmaCopy('v4.13') },
 };

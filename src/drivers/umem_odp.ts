@@ -29,12 +29,13 @@
  *
  * Not modelled: `context->notifier_count` and the `no_private_counters` list (they only matter for a
  * umem registered while an invalidation runs; the model registers its one umem before anything
- * runs, so `mn_counters_active` is always true), implicit ODP, `->release`.
+ * runs, so `mn_counters_active` is always true), implicit ODP. `->release` is modelled (start_account without end_account, dying).
  */
 import { EAGAIN, type MmuNotifierRange, type NotifierDefinition, type SetupApi } from '../notifier/definition';
 import type { KernelApi } from '../notifier/kernel-api';
 import type { Gen } from '../runtime/primitives';
 import { site } from '../runtime/site';
+import { MAX_PAGES } from '../scenario/scenario';
 
 export interface OdpState {
   /** `context->umem_rwsem` (`per_mm->umem_rwsem` from v4.20). */
@@ -48,6 +49,10 @@ export interface OdpState {
   readonly dmaList: number;
   /** The HCA's MTTs, what the device translates through. */
   readonly mtt: number;
+  /** `odp_data->notifier_completion`: 1 when done (complete_all), 0 after reinit_completion. */
+  readonly completion: number;
+  /** `odp_data->dying`: set by ->release; the fault then kills the QP instead of waiting. */
+  readonly dying: number;
 }
 
 const ODP = 'drivers/infiniband/core/umem_odp.c';
@@ -68,6 +73,8 @@ function sites(v: string) {
     retry: site('include/rdma/ib_umem_odp.h', 'ib_umem_mmu_notifier_retry', v),
     xlt: site(MLX5, 'pagefault_mr → mlx5_ib_update_xlt', v),
     wait: site(MLX5, 'pagefault_mr: wait_for_completion_timeout(&odp->notifier_completion)', v, 'the MMU_NOTIFIER_TIMEOUT is not modelled'),
+    dying: site(MLX5, 'pagefault_mr: if (mr->parent || !odp->dying) wait; else ret = -EFAULT', v),
+    release: site(ODP, 'ib_umem_notifier_release → ib_umem_notifier_release_trampoline', v),
   };
 }
 type Sites = ReturnType<typeof sites>;
@@ -80,6 +87,8 @@ export function odpSetup(api: SetupApi): OdpState {
     notifiersCount: api.counter('odp_data->notifiers_count'),
     dmaList: api.secondaryTable('umem_odp dma_list'),
     mtt: api.secondaryTable('mlx5 mtt'),
+    completion: api.counter('odp_data->notifier_completion (done)', 1),
+    dying: api.counter('odp_data->dying'),
   });
 }
 
@@ -90,7 +99,8 @@ function vpns(k: KernelApi, r: MmuNotifierRange): [number, number] {
 /** `ib_umem_notifier_start_account()`: `notifiers_count++` under umem_mutex (reinit_completion on 0 → 1). */
 function* startAccount(k: KernelApi, s: OdpState, at: Sites): Gen {
   yield* k.mutexLock(s.umemMutex, at.startAccount);
-  yield* k.add(s.notifiersCount, 1, at.startAccount);
+  // "Initialize the completion object for waiting on notifiers. Since notifier_count is zero, no one should be waiting right now."
+  if ((yield* k.add(s.notifiersCount, 1, at.startAccount)) === 1) yield* k.write(s.completion, 0, at.startAccount);
   yield* k.mutexUnlock(s.umemMutex, at.startAccount);
 }
 
@@ -100,8 +110,28 @@ function* endAccount(k: KernelApi, s: OdpState, at: Sites): Gen {
   // "This sequence increase will notify the QP page fault that the page that is going to be mapped
   // in the spte could have been freed."
   yield* k.add(s.notifiersSeq, 1, at.endAccount);
-  yield* k.add(s.notifiersCount, -1, at.endAccount);
+  if ((yield* k.add(s.notifiersCount, -1, at.endAccount)) === 0) yield* k.write(s.completion, 1, at.endAccount); // complete_all
   yield* k.mutexUnlock(s.umemMutex, at.endAccount);
+}
+
+/**
+ * `ib_umem_notifier_release()` (umem_odp.c v4.10.17, v4.13.19, v4.19.95, v5.0.1; v5.4.0 the same per
+ * umem): `down_read(umem_rwsem)`, then for the umem ("Increase the number of notifiers running, to
+ * prevent any further fault handling on this MR") start_account, `dying = 1`, smp_wmb, complete_all
+ * (waiting faults wake up and see dying), and the driver's invalidate_range over the whole umem;
+ * up_read. It never calls end_account: the umem stays "in an invalidation" for good (reference
+ * §1 S12). context->notifier_count (v4.x ib_ucontext_notifier_start_account) is not modelled.
+ */
+function release(at: Sites) {
+  return function* (k: KernelApi, s: OdpState): Gen {
+    yield* k.downRead(s.umemRwsem, at.release);
+    yield* startAccount(k, s, at);
+    yield* k.write(s.dying, 1, at.release);
+    yield* k.write(s.completion, 1, at.release); // complete_all(&notifier_completion)
+    // invalidate_range(item, ib_umem_start(item), ib_umem_end(item)): the umem covers the modelled VMA (at most MAX_PAGES pages)
+    yield* invalidateUmem(k, s, { start: k.addressOf(0), end: k.addressOf(MAX_PAGES) }, at);
+    yield* k.upRead(s.umemRwsem, at.release);
+  };
 }
 
 /**
@@ -175,8 +205,10 @@ function* pagefaultMr(k: KernelApi, s: OdpState, address: number, at: Sites): Ge
     yield* k.mutexUnlock(s.umemMutex, at.fault);
   }
   if (!again) return 'mapped';
-  // out: ret == -EAGAIN: wait_for_completion_timeout(&odp->notifier_completion, timeout)
-  yield* k.waitCounter(s.notifiersCount, 0, at.wait, 'notifier_completion');
+  // out: ret == -EAGAIN: "The MR is being killed, kill the QP as well" once ->release set dying
+  if ((yield* k.read(s.dying, at.dying)) === 1) return 'error';
+  // else wait_for_completion_timeout(&odp->notifier_completion, timeout)
+  yield* k.waitCounter(s.completion, 1, at.wait, 'notifier_completion');
   return 'retry';
 }
 
@@ -249,7 +281,7 @@ export const ibUmemOdpLegacy: NotifierDefinition<OdpState> = {
   eras: ['v4.10', 'v4.12', 'aac2fea9'],
   source: `${ODP} ib_umem_notifier_invalidate_page/range_start/range_end, ${MLX5} pagefault_mr, mlx5_ib_invalidate_range (v4.12; identical ops in v4.10.17)`,
   setup: odpSetup,
-  ops: { invalidatePage: invalidatePage(LEGACY), invalidateRangeStart: rangeStart(LEGACY), invalidateRangeEnd: rangeEnd(LEGACY) },
+  ops: { invalidatePage: invalidatePage(LEGACY), invalidateRangeStart: rangeStart(LEGACY), invalidateRangeEnd: rangeEnd(LEGACY), release: release(LEGACY) },
   device: device(LEGACY),
 };
 
@@ -260,7 +292,7 @@ export const ibUmemOdp: NotifierDefinition<OdpState> = {
   eras: ['v4.13', 'v4.15'],
   source: `${ODP} ib_umem_notifier_invalidate_range_start/end, ${MLX5} pagefault_mr (v4.13.9; v4.15 assumed identical [U])`,
   setup: odpSetup,
-  ops: { invalidateRangeStart: rangeStart(V413), invalidateRangeEnd: rangeEnd(V413) },
+  ops: { invalidateRangeStart: rangeStart(V413), invalidateRangeEnd: rangeEnd(V413), release: release(V413) },
   device: device(V413),
 };
 
@@ -271,7 +303,7 @@ export const ibUmemOdp419: NotifierDefinition<OdpState> = {
   eras: ['v4.19'],
   source: `${ODP} ib_umem_notifier_invalidate_range_start(blockable), rbt_ib_umem_for_each_in_range (v4.19.95)`,
   setup: odpSetup,
-  ops: { invalidateRangeStart: rangeStart419(V419, false), invalidateRangeEnd: rangeEnd(V419) },
+  ops: { invalidateRangeStart: rangeStart419(V419, false), invalidateRangeEnd: rangeEnd(V419), release: release(V419) },
   device: device(V419),
 };
 
@@ -282,7 +314,7 @@ export const ibUmemOdp50: NotifierDefinition<OdpState> = {
   eras: ['v5.0', 'v5.2'],
   source: `${ODP} ib_umem_notifier_invalidate_range_start/end (v5.0.1, v5.2.1); fixed by "RDMA/odp: Fix missed unlock in non-blocking invalidate_start" (June 2019, v5.4.0 has it)`,
   setup: odpSetup,
-  ops: { invalidateRangeStart: rangeStart419(V50, true, true), invalidateRangeEnd: rangeEnd(V50, true) },
+  ops: { invalidateRangeStart: rangeStart419(V50, true, true), invalidateRangeEnd: rangeEnd(V50, true), release: release(V50) },
   device: device(V50),
 };
 
@@ -293,6 +325,6 @@ export const ibUmemOdpRwsemHeld: NotifierDefinition<OdpState> = {
   eras: ['v5.0', 'v5.2'],
   source: `${ODP} ib_umem_notifier_invalidate_range_start/end (v5.4.0) on the v5.0/v5.2 callbacks; reference §3 B14 (ca748c39ea3f), fixed by f25a546e6529 (v5.5)`,
   setup: odpSetup,
-  ops: { invalidateRangeStart: rangeStart419(V54, true), invalidateRangeEnd: rangeEnd(V54, true) },
+  ops: { invalidateRangeStart: rangeStart419(V54, true), invalidateRangeEnd: rangeEnd(V54, true), release: release(V54) },
   device: device(V54),
 };

@@ -1,7 +1,16 @@
 /**
  * The teardown of a page-pinning secondary MMU (DESIGN §3.4 contract `pin`): for each page of
- * [first, last] with an entry, drop the entry, then the page reference it held. Shared by the
- * synthetic drivers that keep gup's reference while a page is mapped.
+ * [first, last] with an entry, drop the entry, mark a page the device could write dirty, then drop
+ * the page reference the entry held. Shared by the synthetic drivers that keep gup's reference while
+ * a page is mapped.
+ *
+ * The dirtying is what the kernel's pinning drivers do at unpin for pages mapped writable:
+ * `set_page_dirty(page)` without the page lock (amdgpu_ttm_tt_unpin_userptr: `if (!(gtt->userflags &
+ * AMDGPU_GEM_USERPTR_READONLY)) set_page_dirty(page)`, drivers/gpu/drm/amd/amdgpu/amdgpu_ttm.c v4.13;
+ * ib_umem_odp_unmap_dma_pages: `set_page_dirty(head_page)` for a write-mapped page, "MMU notifiers are
+ * called sometimes with and sometimes without the [page] lock", drivers/infiniband/core/umem_odp.c
+ * v4.13). Without it, what the device wrote into a page reclaim then finds clean (a lazyfree page after
+ * MADV_FREE) is dropped: no-lost-dirty.
  */
 import type { DeviceFault, DeviceFaultResult } from '../notifier/definition';
 import type { KernelApi } from '../notifier/kernel-api';
@@ -13,6 +22,7 @@ export function* unpinRange(k: KernelApi, table: TableId, first: number, last: n
     const old = yield* k.spteRead(table, vpn, at);
     if (!old) continue;
     yield* k.spteClearRange(table, vpn, vpn + 1, at);
+    if (old.writable) yield* k.setPageDirty(old, at);
     yield* k.putPage(old, at);
   }
 }

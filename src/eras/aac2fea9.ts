@@ -21,6 +21,8 @@ export const aac2fea9 = deriveEra(v4_12, {
   // aac2fea9 was committed to v4.13-rc (Aug 2017), after 38d8b4e6bdc8 "mm, THP, swap: delay
   // splitting THP during swap out" (v4.13-rc1): its shrink_page_list is v4.13's [U: tree not read]
   thpReclaim: 'split-after-add-to-swap',
+  // clear_refs_write's tlb_gather_mmu came with the v4.13-rc TLB-batching fixes, before aac2fea9 [U: tree not read]
+  clearRefs: 'read-mmu-gather',
 });
 
 /**

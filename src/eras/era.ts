@@ -12,7 +12,14 @@ export type CallbackName =
   | 'invalidateRange'
   | 'archInvalidateSecondaryTlbs'
   /** `struct mmu_interval_notifier_ops.invalidate` (v5.5+). */
-  | 'invalidate';
+  | 'invalidate'
+  /**
+   * `->change_pte(mn, mm, address, pte)`: called by `set_pte_at_notify()` under the PTL (KSM,
+   * wp_page_copy), must not sleep (include/linux/mmu_notifier.h v4.10.17 … v6.8 [V]).
+   */
+  | 'changePte'
+  /** `->release(mn, mm)`: exit_mmap / mmu_notifier_unregister (every modelled era, v4.10 … v6.8). */
+  | 'release';
 
 /**
  * How `try_to_unmap_one()` (mm/rmap.c) tells the notifiers about the PTE it cleared:
@@ -95,6 +102,104 @@ export interface Era {
    * From v4.13 a THP that no PMD maps (`!compound_mapcount(page)`) is split first in every form.
    */
   readonly thpReclaim: 'split-in-add-to-swap' | 'split-after-add-to-swap' | 'swap-whole';
+  /**
+   * try_to_unmap_one (mm/rmap.c) with TTU_MIGRATION, in the `bracket` form: `true`, the walk's
+   * `mmu_notifier_invalidate_range(mm, address, address + PAGE_SIZE)` after `discard:` is called for
+   * a migration entry too (v4.13.19); `false`, the migration-entry branch says "No need to invalidate
+   * here it will synchronize on against the special swap migration pte" and ->invalidate_range only
+   * comes from range_end (0f10851ea475 [U id]; read in v4.15.18, v4.19.95, v5.7.14). From v6.6 the
+   * ptep_clear_flush → flush_tlb_page of try_to_migrate_one calls ->arch_invalidate_secondary_tlbs
+   * whatever this says (mm/rmap.c v6.8).
+   */
+  readonly migrationEntryInvalidateRange: boolean;
+  /**
+   * How unmap_and_move (mm/migrate.c) migrates a transparent huge page: `split`, split_huge_page()
+   * first and migrate the head as an order-0 page (v4.10.17, v4.12, v4.13.9: `if
+   * (unlikely(PageTransHuge(page))) { lock_page(page); rc = split_huge_page(page); … }`); `whole`,
+   * THP migration (ARCH_ENABLE_THP_MIGRATION, x86_64 from v4.14: arch/x86/Kconfig v4.15.18; v4.15.18
+   * `PageTransHuge(page) && !PageTransHuge(newpage)` splits only when no THP could be allocated;
+   * v4.19.95 … v6.8 `!thp_migration_supported()`): migration entries for the whole THP
+   * (set_pmd_migration_entry for a PMD mapping) and a new THP.
+   */
+  readonly thpMigration: 'split' | 'whole';
+  /**
+   * KSM's write_protect_page and replace_page (mm/ksm.c) clear the PTE with
+   * `ptep_clear_flush_notify()` (->invalidate_range under the PTL: v4.10.17, v4.12, v4.13.19 [V]) or
+   * with plain `ptep_clear_flush()`, leaving ->invalidate_range to range_end ("See
+   * Documentation/vm/mmu_notifier.rst": 0f10851ea475, read in v4.15, v4.19, v5.0.1, v6.8 [V]).
+   */
+  readonly ksmClearFlushNotify: boolean;
+  /**
+   * do_wp_page (mm/memory.c) on a PageKsm page: `false`, never reused, always copied (v4.10.17 …
+   * v5.0.1 `PageAnon(page) && !PageKsm(page)`; v6.8 `folio_test_ksm(folio)` in
+   * wp_can_reuse_anon_folio [V]); `true`, reuse_ksm_page() when the page is not in the swap cache and
+   * `page_count() == 1` (52d1e606ee73, read in v5.2.1, v5.4, v5.7.14 [V]; removed by v6.8, in v5.10
+   * by 1a0cf26323c8 [U]).
+   */
+  readonly ksmPageReuse: boolean;
+  /**
+   * What `exit_mmap()` (mm/mmap.c) does between `mmu_notifier_release()` and `remove_vma()`:
+   * - `plain` (v4.10.17, v4.13.19): no lock: unmap_vmas(0, -1) (still issuing range_start/end),
+   *   free_pgtables, tlb_finish_mmu (the pages are freed), remove_vma;
+   * - `oom-victim-fence` (v4.19, v5.0.1, v5.7.14): the same, but an OOM victim's mm is first reaped
+   *   by exit_mmap itself (__oom_reap_task_mm), then MMF_OOM_SKIP and down_write/up_write(mmap_sem)
+   *   "will guarantee that the oom reaper will not run on this mm again";
+   * - `mmap-lock` (v6.8 [V]; v6.6 [U]): unmap_vmas under mmap_read_lock, then MMF_OOM_SKIP and
+   *   mmap_write_lock around free_pgtables, tlb_finish_mmu and remove_vma.
+   */
+  readonly exitMmap: 'plain' | 'oom-victim-fence' | 'mmap-lock';
+  /**
+   * `clear_refs_write()` for CLEAR_REFS_SOFT_DIRTY (`echo 4 > /proc/pid/clear_refs`,
+   * fs/proc/task_mmu.c): the lock, the `[0, -1UL)` bracket and the TLB flush after it.
+   * - `read-flush-tlb-mm` (v4.10.17, v4.12 [V]): down_read(mmap_sem) (while some VMA has
+   *   VM_SOFTDIRTY: up_read, down_write, clear it on every VMA, downgrade_write); range_start(0, -1);
+   *   walk_page_range; range_end(0, -1); flush_tlb_mm(mm);
+   * - `read-mmu-gather` (v4.13.19, v4.15, v4.19, v5.0.1, v5.2.1 [V]): the same inside
+   *   tlb_gather_mmu(&tlb, mm, 0, -1) … tlb_finish_mmu(&tlb, 0, -1): a fullmm gather
+   *   (__tlb_reset_range: start = end = ~0) flushes the CPU TLB and calls
+   *   mmu_notifier_invalidate_range(mm, ~0, ~0), an empty range;
+   * - `read-mmu-gather-noflush` (v5.7.14 [V]): tlb_flush_mmu_tlbonly returns early when nothing was
+   *   gathered (no cleared_ptes …), so tlb_finish_mmu flushes nothing (fixed in v5.10 by 912efa17e512
+   *   "mm: proc: Invalidate TLB after clearing soft-dirty page state" [U: commit id not read]);
+   * - `write-lock` (v6.8 [V]): mmap_write_lock; VM_SOFTDIRTY cleared; inc_tlb_flush_pending;
+   *   range_start(0, -1); walk; range_end; flush_tlb_mm (→ ->arch_invalidate_secondary_tlbs);
+   *   dec_tlb_flush_pending; mmap_write_unlock.
+   */
+  readonly clearRefs: 'read-flush-tlb-mm' | 'read-mmu-gather' | 'read-mmu-gather-noflush' | 'write-lock';
+  /**
+   * How `change_huge_pmd()` (mm/huge_memory.c, mprotect of a whole huge PMD) rewrites it under the PMD lock:
+   * - `get-and-clear-notify` (v4.10.17 [V]): `pmdp_huge_get_and_clear_notify()` (->invalidate_range
+   *   under the PMD lock), `pmd_modify(entry, newprot)`, set_pmd_at;
+   * - `pmdp-invalidate` (v4.12 … v5.7.14 [V]): `pmdp_invalidate()` (not present + CPU flush, no
+   *   notifier), `pmd_modify(entry, newprot)`, set_pmd_at; an anonymous private mapping's
+   *   vm_page_prot has no write bit, so the PMD ends read-only even for PROT_WRITE
+   *   (`BUG_ON(vma_is_anonymous(vma) && !preserve_write && pmd_write(entry))`);
+   * - `try-change-writable` (v6.8 [V]): `pmdp_invalidate_ad()` (x86: no flush), pmd_modify, and with
+   *   MM_CP_TRY_CHANGE_WRITABLE (mprotect to a VM_WRITE mapping) `can_change_pmd_writable()`: an
+   *   exclusive anonymous THP stays writable.
+   */
+  readonly changeHugePmd: 'get-and-clear-notify' | 'pmdp-invalidate' | 'try-change-writable';
+  /**
+   * `do_huge_pmd_wp_page()` (mm/huge_memory.c) on a THP it cannot reuse: `false`, a new THP is
+   * allocated and copied inside its own range_start/end, with pmdp_huge_clear_flush_notify under the
+   * PMD lock (v4.10.17 … v5.7.14 [V]); `true`, `__split_huge_pmd` and VM_FAULT_FALLBACK, the fault
+   * COWs one subpage at the PTE level (3917c80280c9, v5.8 [U: commit id from the reference]; read in v6.8 [V]).
+   */
+  readonly thpCowSplits: boolean;
+  /**
+   * MADV_FREE's lazyfree design (mm/madvise.c, mm/vmscan.c shrink_page_list, mm/rmap.c try_to_unmap_one):
+   * - `ttu-lzfree` (v4.5 … v4.10.17 [V]): madvise_free_pte_range only ClearPageDirty()s the page and
+   *   cleans the PTE (deactivate_page, no page flag marks it); reclaim runs try_to_unmap with
+   *   TTU_LZFREE on every anonymous page it has just added to the swap cache (add_to_swap does not
+   *   dirty it), and try_to_unmap_one discards the mapping of a page still !PageDirty after the
+   *   pte_dirty transfer (`goto discard`), which shrink_page_list then frees from the swap cache
+   *   without pageout (SWAP_LZFREE → `lazyfree:` → __remove_mapping);
+   * - `swapbacked` (v4.12, v4.13.19 … [V]; the series that introduced it, between v4.10 and v4.12, [U]): mark_page_lazyfree
+   *   clears PG_swapbacked; shrink_page_list skips add_to_swap for such a page, try_to_unmap_one
+   *   discards it if clean and remaps it (SetPageSwapBacked) if redirtied, and the page is freed by
+   *   page_ref_freeze(page, 1).
+   */
+  readonly lazyfree: 'ttu-lzfree' | 'swapbacked';
 }
 
 /** A new era from `base` with the fields that changed. */

@@ -11,10 +11,17 @@ export const v4_10 = deriveEra(v4_13, {
   name: 'v4.10',
   summary: 'invalidate_page called after the PTL is released in try_to_unmap_one (may sleep); no start/end bracket there',
   source: 'mm/rmap.c try_to_unmap_one, mm/mmu_notifier.c __mmu_notifier_invalidate_page (v4.10.17)',
-  callbacks: ['invalidatePage', 'invalidateRangeStart', 'invalidateRangeEnd', 'invalidateRange'],
+  callbacks: ['invalidatePage', 'invalidateRangeStart', 'invalidateRangeEnd', 'invalidateRange', 'release', 'changePte'],
   tryToUnmapNotify: 'invalidate-page-after-ptl',
   // mm/oom_kill.c __oom_reap_task_mm v4.10.17: unmap_page_range() with no notifier call
   oomReaper: 'no-notifiers',
   // mm/swap_state.c add_to_swap v4.10.17 and v4.12: split_huge_page_to_list before add_to_swap_cache
   thpReclaim: 'split-in-add-to-swap',
+  // fs/proc/task_mmu.c clear_refs_write v4.10.17 and v4.12: no mmu_gather, flush_tlb_mm(mm) after range_end
+  clearRefs: 'read-flush-tlb-mm',
+  // mm/huge_memory.c change_huge_pmd v4.10.17: entry = pmdp_huge_get_and_clear_notify(mm, addr, pmd)
+  changeHugePmd: 'get-and-clear-notify',
+  // mm/madvise.c madvise_free_pte_range (ClearPageDirty, no mark_page_lazyfree), mm/vmscan.c
+  // shrink_page_list (TTU_LZFREE after add_to_swap), mm/rmap.c try_to_unmap_one (v4.10.17)
+  lazyfree: 'ttu-lzfree',
 });

@@ -12,4 +12,8 @@ export const v4_12 = deriveEra(v4_10, {
   summary: 'c7ab0d2fdc84: invalidate_page called inside the page_vma_mapped_walk loop, under the PTL (v4.11 to v4.13-rc6)',
   source: 'mm/rmap.c try_to_unmap_one (v4.12)',
   tryToUnmapNotify: 'invalidate-page-under-ptl',
+  // mm/huge_memory.c change_huge_pmd v4.12: pmdp_invalidate(vma, addr, pmd) (no notifier), pmd_modify, set_pmd_at
+  changeHugePmd: 'pmdp-invalidate',
+  // mm/madvise.c mark_page_lazyfree, mm/rmap.c try_to_unmap_one "MADV_FREE page check" (v4.12)
+  lazyfree: 'swapbacked',
 });

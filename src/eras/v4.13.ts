@@ -11,7 +11,7 @@ const era: Era = {
   summary: 'kill-invalidate_page: start/end bracket in try_to_unmap_one, ->invalidate_range per PTE under the PTL, range_end also calls ->invalidate_range',
   source: 'mm/rmap.c try_to_unmap_one, mm/mmu_notifier.c __mmu_notifier_invalidate_range_end (v4.13)',
   rangeEndCallsInvalidateRange: true,
-  callbacks: ['invalidateRangeStart', 'invalidateRangeEnd', 'invalidateRange'],
+  callbacks: ['invalidateRangeStart', 'invalidateRangeEnd', 'invalidateRange', 'release', 'changePte'],
   tryToUnmapNotify: 'bracket',
   wpPageCopyOnlyEnd: false,
   oomReaper: 'skip-if-notifiers',
@@ -20,6 +20,24 @@ const era: Era = {
   secondaryTlbs: 'invalidate-range',
   failedStartEndsOthers: false,
   thpReclaim: 'split-after-add-to-swap',
+  // mm/rmap.c try_to_unmap_one v4.13.19: mmu_notifier_invalidate_range(address, +PAGE_SIZE) after discard: for every entry kind
+  migrationEntryInvalidateRange: true,
+  // mm/migrate.c unmap_and_move v4.13.9 (also v4.10.17, v4.12): split_huge_page(page) before __unmap_and_move
+  thpMigration: 'split',
+  // mm/ksm.c write_protect_page, replace_page v4.13.19: ptep_clear_flush_notify
+  ksmClearFlushNotify: true,
+  // mm/memory.c do_wp_page v4.13.19: if (PageAnon(vmf->page) && !PageKsm(vmf->page)) … reuse
+  ksmPageReuse: false,
+  // mm/mmap.c exit_mmap v4.13.19: mmu_notifier_release, unmap_vmas, free_pgtables, tlb_finish_mmu, remove_vma; no lock
+  exitMmap: 'plain',
+  // fs/proc/task_mmu.c clear_refs_write v4.13.19: tlb_gather_mmu(&tlb, mm, 0, -1) … tlb_finish_mmu(&tlb, 0, -1)
+  clearRefs: 'read-mmu-gather',
+  // mm/huge_memory.c change_huge_pmd v4.13.19: pmdp_invalidate; pmd_modify; set_pmd_at
+  changeHugePmd: 'pmdp-invalidate',
+  // mm/huge_memory.c do_huge_pmd_wp_page v4.13.19: alloc_hugepage_vma, copy_user_huge_page, pmdp_huge_clear_flush_notify
+  thpCowSplits: false,
+  // mm/madvise.c mark_page_lazyfree, mm/rmap.c try_to_unmap_one "MADV_FREE page check" (v4.13.19)
+  lazyfree: 'swapbacked',
 };
 
 export const v4_13: Era = Object.freeze(era);

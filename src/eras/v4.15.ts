@@ -14,4 +14,10 @@ export const v4_15 = deriveEra(v4_13, {
   wpPageCopyOnlyEnd: true,
   // mm/vmscan.c shrink_page_list v4.15.18: flags |= TTU_SPLIT_HUGE_PMD; __remove_mapping refcount = 1 + HPAGE_PMD_NR
   thpReclaim: 'swap-whole',
+  // mm/rmap.c try_to_unmap_one v4.15.18: migration entry, "No need to invalidate here" (range_end does it)
+  migrationEntryInvalidateRange: false,
+  // mm/migrate.c unmap_and_move v4.15.18, ARCH_ENABLE_THP_MIGRATION arch/x86/Kconfig v4.15.18: THPs migrate whole
+  thpMigration: 'whole',
+  // mm/ksm.c write_protect_page, replace_page v4.15.18: ptep_clear_flush + set_pte_at_notify, ->invalidate_range at range_end
+  ksmClearFlushNotify: false,
 });

@@ -14,4 +14,6 @@ export const v4_19 = deriveEra(v4_15, {
   summary: 'non-blockable invalidate_range_start for the OOM reaper, -EAGAIN; a failed start leaves the other notifiers unpaired',
   source: 'mm/oom_kill.c __oom_reap_task_mm, mm/mmu_notifier.c __mmu_notifier_invalidate_range_start (v4.19.95)',
   oomReaper: 'nonblock-start',
+  // mm/mmap.c exit_mmap v4.19 (also v5.0.1, v5.7.14): an OOM victim is reaped by exit_mmap, then the mmap_sem fence
+  exitMmap: 'oom-victim-fence',
 });

@@ -11,4 +11,6 @@ export const v5_2 = deriveEra(v5_0, {
   summary: 'events (MMU_NOTIFY_UNMAP, CLEAR, PROTECTION_*, SOFT_DIRTY) and range flags',
   source: 'include/linux/mmu_notifier.h enum mmu_notifier_event; mm/memory.c, mm/rmap.c, mm/oom_kill.c mmu_notifier_range_init (v5.2.1, v5.7.14)',
   events: true,
+  // mm/memory.c do_wp_page v5.2.1: if (PageKsm(page) && (PageSwapCache(page) || page_count(page) != 1)) goto copy; … reuse_ksm_page()
+  ksmPageReuse: true,
 });

@@ -14,9 +14,19 @@ export const v6_6 = deriveEra(v5_5, {
   name: 'v6.6',
   summary: '->invalidate_range replaced by ->arch_invalidate_secondary_tlbs, called from the arch TLB flush',
   source: 'arch/x86/mm/tlb.c flush_tlb_mm_range, arch/x86/include/asm/tlbflush.h arch_tlbbatch_add_pending, mm/mmu_notifier.c (v6.8)',
-  callbacks: ['invalidateRangeStart', 'invalidateRangeEnd', 'archInvalidateSecondaryTlbs', 'invalidate'],
+  callbacks: ['invalidateRangeStart', 'invalidateRangeEnd', 'archInvalidateSecondaryTlbs', 'invalidate', 'release', 'changePte'],
+  // mm/mmap.c exit_mmap v6.8: mmap_read_lock around unmap_vmas, mmap_write_lock for free_pgtables/remove_vma
+  exitMmap: 'mmap-lock',
+  // fs/proc/task_mmu.c clear_refs_write v6.8: mmap_write_lock_killable, range_start(0, -1), walk, range_end, flush_tlb_mm
+  clearRefs: 'write-lock',
+  // mm/huge_memory.c change_huge_pmd v6.8: pmdp_invalidate_ad; MM_CP_TRY_CHANGE_WRITABLE && can_change_pmd_writable
+  changeHugePmd: 'try-change-writable',
+  // mm/huge_memory.c do_huge_pmd_wp_page v6.8: fallback: __split_huge_pmd(vma, vmf->pmd, vmf->address, false, NULL)
+  thpCowSplits: true,
   rangeEndCallsInvalidateRange: false,
   secondaryTlbs: 'arch-tlb-flush',
+  // mm/memory.c wp_can_reuse_anon_folio v6.8: folio_test_ksm(folio) → copy (reuse_ksm_page is gone)
+  ksmPageReuse: false,
   // c2655835fd8c is in (v5.7, v6.5] (reference §5.3 [V]); its exact release is not verified
   failedStartEndsOthers: true,
 });

@@ -13,6 +13,14 @@ export interface IntervalSubscription {
   readonly end: number;
   /** `interval_sub->invalidate_seq`. */
   readonly seq: CounterId;
+  /**
+   * Only for a subscription inserted while the threads run (a device thread's `register`): 1 while
+   * it is in the tree (`!RB_EMPTY_NODE(&interval_sub->interval_tree.rb)`). Absent: inserted before
+   * the threads run, and never removed.
+   */
+  readonly inTree?: CounterId;
+  /** With `inTree`: 1 while on `subscriptions->deferred_list` (an insert or remove waiting for the last inv_end). */
+  readonly deferred?: CounterId;
 }
 
 /** `struct mmu_notifier_subscriptions`' interval-tree part (mm/mmu_notifier.c v5.5+). */
@@ -23,7 +31,38 @@ export interface IntervalTree {
   readonly invalidateSeq: CounterId;
   /** `subscriptions->active_invalidate_ranges`. */
   readonly activeRanges: CounterId;
+  /**
+   * `subscriptions->has_itree`, when the first subscription is inserted while the threads run
+   * (mmu_interval_notifier_insert → mmu_notifier_register(NULL, mm)); absent: true from the start.
+   */
+  readonly hasItree?: CounterId;
   readonly subs: IntervalSubscription[];
+}
+
+/**
+ * The objects of the mm's lifetime (exit_mmap, mmu_notifier_unregister; src/kernel/exit.ts), created
+ * only for scenarios that can exit or unregister, so every other execution runs exactly the steps
+ * it did before. All of them are machine counters and locks.
+ */
+export interface MmLifetime {
+  /** `mm->mm_users`: 1 while the task lives; mmput() drops it to 0 and gup fails after (mmget_not_zero). */
+  readonly mmUsers: CounterId;
+  /** `mm->mmu_notifier_mm->list`: bit i set while notifier i is hashed (hlist_unhashed() false). */
+  readonly list: CounterId;
+  /** `mm->mmu_notifier_mm->lock`: serialises the unlinks of release and unregister. */
+  readonly lock: LockId;
+  /** The global `srcu` of mm/mmu_notifier.c: which of the two reader counts new readers use (`completed & 1`). */
+  readonly srcuIdx: CounterId;
+  /** The per-index reader counts of classic SRCU (`srcu_read_lock` increments the current one). */
+  readonly srcuReaders: readonly [CounterId, CounterId];
+  /** `srcu->mutex`: synchronize_srcu callers are serialised (the two index flips of one grace period). */
+  readonly srcuMutex: LockId;
+  /** Per notifier: how many of its callbacks are running (no-callback-after-unregister). */
+  readonly running: readonly CounterId[];
+  /** Per notifier: 1 once mmu_notifier_unregister() has returned for it. */
+  readonly unregistered: readonly CounterId[];
+  /** `mm_is_oom_victim(mm)`: the scenario has an OOM-reaper thread (exit_mmap's v4.19+ fence). */
+  readonly oomVictim: boolean;
 }
 
 /** What core-VM code needs besides the machine: the era's rules and the registered notifiers. */
@@ -40,4 +79,11 @@ export interface KernelContext {
    * the THP paths are taken only then, so executions without THP run exactly the steps they did.
    */
   readonly thpOrder?: number;
+  /**
+   * A ksmd thread runs (the scenario has one), so a page may be PageKsm: only then does do_wp_page
+   * read the flag, so executions without KSM run exactly the steps they did.
+   */
+  readonly ksm?: boolean;
+  /** The mm's lifetime objects when the scenario can exit or unregister (see {@link MmLifetime}); absent otherwise. */
+  readonly lifetime?: MmLifetime;
 }

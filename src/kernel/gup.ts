@@ -15,11 +15,27 @@ const FAST_PTE = site('mm/gup.c', 'gup_pte_range', 'v4.13');
 const UNLOCKED = site('mm/gup.c', '__get_user_pages_unlocked', 'v4.13');
 const GUP = site('mm/gup.c', '__get_user_pages', 'v4.13');
 const FOLLOW = site('mm/gup.c', 'follow_page_pte', 'v4.13');
+const FOLLOW_TOUCH = site('mm/gup.c', 'follow_page_pte: FOLL_TOUCH, FOLL_WRITE on a clean pte: set_page_dirty', 'v4.13');
 // a huge PMD (transparent huge pages): the reference goes to the THP's head (compound_head)
 const FAST_HUGE_GET = site('mm/gup.c', 'gup_huge_pmd: page_cache_add_speculative(head, refs)', 'v4.13');
 const FAST_HUGE_RECHECK = site('mm/gup.c', 'gup_huge_pmd: pmd_val(orig) != pmd_val(*pmdp)?', 'v4.13');
 const FAST_HUGE_PUT = site('mm/gup.c', 'gup_huge_pmd: PMD changed, put_page(head)', 'v4.13');
 const FOLLOW_HUGE = site('mm/huge_memory.c', 'follow_page_mask → follow_trans_huge_pmd: get_page(page)', 'v4.13', 'under pmd_lock, which is the model\'s one ptl');
+
+const MMGET = site('include/linux/sched/mm.h', 'mmget_not_zero(mm)', 'v5.7', 'the drivers\' own checks before gup: get_task_mm() (drivers/infiniband/core/umem_odp.c v4.13), mmget_not_zero() (umem_odp.c v5.7); gup on current->mm needs a live task of the mm');
+
+/**
+ * With the mm's lifetime modelled (the scenario can exit): once mmput() dropped mm_users to 0 the
+ * mm's pages cannot be looked up any more (`mmget_not_zero()` fails before get_user_pages_remote; a
+ * task of the mm, whose current->mm gup would walk, is gone): gup fails.
+ */
+export function* mmUsersGone(kc: KernelContext | undefined): Gen<boolean> {
+  const lt = kc?.lifetime;
+  if (!lt) return false;
+  if ((yield* p.read(lt.mmUsers, MMGET)) > 0) return false;
+  yield* p.note('mm_users == 0 (the mm exited): mmget_not_zero() fails, no page', MMGET);
+  return true;
+}
 
 export interface GupResult {
   readonly page: PageRef;
@@ -31,7 +47,8 @@ export interface GupResult {
  * takes a speculative reference; fails (null) when the PTE is absent, special (zero page), not
  * writable for a write, or changed under it.
  */
-export function* getUserPagesFast(address: number, write: boolean): Gen<GupResult | null> {
+export function* getUserPagesFast(address: number, write: boolean, kc?: KernelContext): Gen<GupResult | null> {
+  if (yield* mmUsersGone(kc)) return null;
   const vpn = vpnOf(address);
   yield* p.localIrqDisable(FAST);
   const pte = yield* p.pteRead(vpn, FAST_PTE);
@@ -62,6 +79,10 @@ function* followPage(vpn: number, write: boolean): Gen<GupResult | null> {
   if (pte && !pte.swap && (!write || pte.writable)) {
     const page = { pfn: pte.pfn, generation: pte.generation };
     yield* p.getPage(page, pte.huge ? FOLLOW_HUGE : FOLLOW);
+    // FOLL_TOUCH (get_user_pages*/_unlocked/_remote add it): if ((flags & FOLL_WRITE) && !pte_dirty(pte)
+    // && !PageDirty(page)) set_page_dirty(page) — the pinned page's data is then not dropped as clean
+    // (a huge PMD's touch_pmd A/D update is not modelled)
+    if (write && !pte.huge && !pte.dirty) yield* p.setPageDirty(page, FOLLOW_TOUCH);
     result = { page, writable: pte.writable };
   }
   yield* p.spinUnlock(PTL, FOLLOW);
@@ -74,6 +95,7 @@ function* followPage(vpn: number, write: boolean): Gen<GupResult | null> {
  * present. Returns null for -EFAULT (no VMA).
  */
 export function* getUserPagesUnlocked(kc: KernelContext, address: number, write: boolean): Gen<GupResult | null> {
+  if (yield* mmUsersGone(kc)) return null;
   const vpn = vpnOf(address);
   yield* p.downRead(MMAP_SEM, UNLOCKED);
   let result: GupResult | null = null;

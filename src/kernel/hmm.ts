@@ -10,6 +10,7 @@ import { site } from '../runtime/site';
 import type { KernelContext } from './context';
 import { handleMmFault } from './memory';
 import { mmuIntervalCheckRetry } from './mmu_interval_notifier';
+import { mmUsersGone } from './gup';
 
 const FAULT = site('mm/hmm.c', 'hmm_range_fault', 'v5.7');
 const WALK = site('mm/hmm.c', 'hmm_vma_handle_pte', 'v5.7');
@@ -34,6 +35,8 @@ export type HmmResult = HmmPfn | 'EBUSY' | 'EFAULT';
  * again (-EBUSY from the walk restarts it).
  */
 export function* hmmRangeFault(kc: KernelContext, address: number, write: boolean, sub: number, seq: number): Gen<HmmResult> {
+  // the callers' `if (!mmget_not_zero(mm))` (nouveau_svm.c nouveau_svm_fault, amdgpu_ttm.c v5.7): an exited mm has no pages
+  if (yield* mmUsersGone(kc)) return 'EFAULT';
   const vpn = vpnOf(address);
   for (;;) {
     if (yield* mmuIntervalCheckRetry(kc, sub, seq)) return 'EBUSY';

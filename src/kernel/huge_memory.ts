@@ -145,7 +145,7 @@ function* wpHugePmd(kc: KernelContext, vpn: number, orig: Pmd): Gen<'done' | 'fa
     yield* p.spinUnlock(PTL, WP);
     return 'done';
   }
-  if (kc.era.secondaryTlbs === 'arch-tlb-flush') {
+  if (kc.era.thpCowSplits) {
     yield* p.spinUnlock(PTL, WP_SPLIT);
     yield* splitHugePmd(kc, vpn, false, null);
     return 'fallback';

@@ -28,6 +28,10 @@ export function* madviseDontneed(kc: KernelContext, vpn: number, n: number): Gen
 
 const FREE_VMA = site('mm/madvise.c', 'madvise_free_single_vma', 'v4.13');
 const FREE_PTE = site('mm/madvise.c', 'madvise_free_pte_range', 'v4.13');
+const FREE_PTE_410 = site('mm/madvise.c', 'madvise_free_pte_range: ClearPageDirty(page)', 'v4.10');
+// "Application no longer needs these pages. If the pages are dirty, it's OK to just throw them away."
+// (mm/madvise.c v4.13): data written before the call returns may be discarded, later writes must not be
+const MADVISE_RETURN = site('mm/madvise.c', 'SYSCALL_DEFINE3(madvise): return', 'v4.13', 'no-lost-dirty bookkeeping: writes racing with the call may be lost');
 
 /**
  * `madvise(addr, len, MADV_FREE)` (the v4.12+ lazyfree design: !PageSwapBacked pages), with mmap_sem
@@ -35,6 +39,10 @@ const FREE_PTE = site('mm/madvise.c', 'madvise_free_pte_range', 'v4.13');
  * ClearPageDirty, the PTE re-set old and clean (ptep_get_and_clear_full + set_pte_at), and
  * mark_page_lazyfree (ClearPageSwapBacked); range_end; tlb_finish_mmu. Reclaim then discards such a
  * page unless it was written again (the CPU sets the PTE dirty bit; a device must set_page_dirty).
+ * v4.10 (Era.lazyfree 'ttu-lzfree', mm/madvise.c v4.10.17): the same walk with ClearPageDirty and
+ * the clean PTE but no mark_page_lazyfree; reclaim's TTU_LZFREE discards any anonymous page it finds
+ * clean (vmscan.ts reclaimTtuLzfree). The same notifier calls in both (madvise_free_single_vma
+ * v4.10.17: mmu_notifier_invalidate_range_start/end around madvise_free_page_range).
  * Pages in the swap cache are left alone (their try_to_free_swap is not modelled). Event
  * MMU_NOTIFY_CLEAR (v5.2+).
  */
@@ -50,13 +58,18 @@ export function* madviseFree(kc: KernelContext, vpn: number, n: number): Gen {
     const page = { pfn: pte.pfn, generation: pte.generation };
     if ((yield* p.pageMapcount(page, FREE_PTE)) !== 1) continue; // shared after fork: skip
     if (pte.young || pte.dirty) {
-      yield* p.pteClear(v, false, false, FREE_PTE); // ptep_get_and_clear_full
+      // ptep_get_and_clear_full (the model's set_pte_at re-adds the rmap, so the clear takes it: mapcount unchanged)
+      yield* p.pteClear(v, false, true, FREE_PTE);
       yield* p.pteSet(v, { ...pte, young: false, dirty: false }, FREE_PTE); // set_pte_at(pte_mkold(pte_mkclean(ptent)))
     }
-    yield* p.markLazyfree(page, FREE_PTE);
+    // v4.10 (Era.lazyfree 'ttu-lzfree'): ClearPageDirty only, before the PTE is cleaned; then
+    // deactivate_page (LRU placement, not modelled) — no page flag marks the page lazyfree
+    if (kc.era.lazyfree === 'ttu-lzfree') yield* p.markLazyfree(page, FREE_PTE_410, true);
+    else yield* p.markLazyfree(page, FREE_PTE);
   }
   yield* p.spinUnlock(PTL, FREE_PTE);
   yield* invalidateRangeEnd(kc, range, FREE_VMA);
   yield* tlbFinishMmu(kc, vpn, n, []);
   yield* p.upRead(MMAP_SEM, MADVISE);
+  yield* p.lazyfreeReturn(vpn, n, MADVISE_RETURN);
 }

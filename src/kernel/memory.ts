@@ -12,13 +12,15 @@ import { site, type Site } from '../runtime/site';
 import type { KernelContext } from './context';
 import type { MmuNotifyEvent } from '../notifier/definition';
 import { PTL } from './mm';
-import { invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
+import { changePte, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
+import { pageCount } from '../runtime/huge-primitives';
 import { hugePmdFault, zapPmdRange } from './huge_memory';
 
 const HANDLE = site('mm/memory.c', 'handle_pte_fault', 'v4.13');
 const ANON = site('mm/memory.c', 'do_anonymous_page', 'v4.13');
 const WP = site('mm/memory.c', 'do_wp_page', 'v4.13');
 const WP_REUSE = site('mm/memory.c', 'wp_page_reuse', 'v4.13');
+const WP_KSM = site('mm/memory.c', 'do_wp_page: PageKsm(vmf->page)', 'v4.13');
 const WP_COPY = site('mm/memory.c', 'wp_page_copy', 'v4.13');
 const SWAP = site('mm/memory.c', 'do_swap_page', 'v4.13', 'swap-cache hit maps the cached page; a miss reads into a new page that is not kept in the swap cache');
 const ZAP = site('mm/memory.c', 'zap_pte_range', 'v4.13');
@@ -121,6 +123,25 @@ function* doWpPage(kc: KernelContext, vpn: number, orig: Pte): Gen<boolean> {
   // PageAnon: reuse_swap_page() is true when page_mapcount(page) <= 1 (the model keeps no swap counts;
   // the trylock_page dance around it is not modelled)
   const page = { pfn: orig.pfn, generation: orig.generation };
+  if (kc.ksm) {
+    // PageKsm pages are not reused (v4.10.17 … v5.0.1 `if (PageAnon(vmf->page) && !PageKsm(vmf->page))`;
+    // v6.8 wp_can_reuse_anon_folio: folio_test_ksm) but copied; v5.1 … v5.9 reuse_ksm_page() when
+    // `!PageSwapCache && page_count == 1`, whose page_move_anon_rmap ends PageKsm (Era.ksmPageReuse)
+    const flags = yield* p.pageFlags(page, WP_KSM);
+    if (flags.ksm) {
+      const reuse = kc.era.ksmPageReuse && !flags.swapCache && (yield* pageCount(page, WP_KSM))[0] === 1;
+      if (!reuse) {
+        yield* p.getPage(page, WP);
+        yield* p.spinUnlock(PTL, WP);
+        return yield* wpPageCopy(kc, vpn, orig);
+      }
+      // reuse_ksm_page: page_ref_freeze(page, 1) (the model reads page_count under the PTL; the page lock is not modelled)
+      yield* p.setPageKsm(page, false, site('mm/ksm.c', 'reuse_ksm_page: page_move_anon_rmap', 'v5.2'));
+      yield* p.pteSet(vpn, { ...orig, writable: true, dirty: true, young: true }, WP_REUSE);
+      yield* p.spinUnlock(PTL, WP_REUSE);
+      return true;
+    }
+  }
   if ((yield* p.pageMapcount(page, WP)) <= 1) {
     // wp_page_reuse(): entry = maybe_mkwrite(pte_mkdirty(pte_mkyoung(orig_pte)))
     yield* p.pteSet(vpn, { ...orig, writable: true, dirty: true, young: true }, WP_REUSE);
@@ -136,8 +157,7 @@ function* doWpPage(kc: KernelContext, vpn: number, orig: Pte): Gen<boolean> {
 /**
  * `wp_page_copy()`: a new page (zeroed for the zero page, a copy of the old one otherwise; may
  * sleep), invalidate_range_start of the one page, under the PTL ptep_clear_flush_notify
- * (→ ->invalidate_range, ≤ v6.5) and set_pte_at_notify (→ ->change_pte, which no modelled driver
- * implements), page_remove_rmap of the old page, then invalidate_range_end and the put of the
+ * (→ ->invalidate_range, ≤ v6.5) and set_pte_at_notify (→ ->change_pte), page_remove_rmap of the old page, then invalidate_range_end and the put of the
  * reference do_wp_page took. `orig` maps the zero page or an anonymous page shared after fork.
  */
 function* wpPageCopy(kc: KernelContext, vpn: number, orig: Pte): Gen<boolean> {
@@ -154,6 +174,9 @@ function* wpPageCopy(kc: KernelContext, vpn: number, orig: Pte): Gen<boolean> {
     // flush_tlb_page → flush_tlb_mm_range → ->arch_invalidate_secondary_tlbs
     yield* p.pteClear(vpn, true, false, WP_COPY);
     yield* secondaryTlbInvalidate(kc, range, WP_COPY, FLUSH_TLB_MM_RANGE);
+    // set_pte_at_notify(mm, address, pte, entry): ->change_pte with the new writable PTE, then set_pte_at
+    // (mm/memory.c wp_page_copy v4.10.17 … v6.8; include/linux/mmu_notifier.h set_pte_at_notify)
+    yield* changePte(kc, address, { pfn: page.pfn, generation: page.generation, writable: true }, WP_COPY);
     yield* p.pteSet(vpn, { pfn: page.pfn, generation: page.generation, writable: true, dirty: true, young: true, swap: false }, WP_COPY);
     // if (old_page) page_remove_rmap(old_page); new_page = old_page: the mapping's reference is put below
     unused = old;

@@ -135,7 +135,10 @@ function* tryToUnmapOneThp(kc: KernelContext, head: PageRef, headVpn: number, pa
     if (!sub) continue;
     yield* unmapSubpage(sub, v, flags, ttu);
     last = addressOf(v);
-    if (era.tryToUnmapNotify === 'bracket') {
+    // a migration entry (TTU_MIGRATION, v4.19 TTU_SPLIT_FREEZE): v4.15 … v6.5 "No need to invalidate here
+    // it will synchronize on against the special swap migration pte" (Era.migrationEntryInvalidateRange)
+    const skip = flags.migration && !era.migrationEntryInvalidateRange && era.secondaryTlbs === 'invalidate-range';
+    if (era.tryToUnmapNotify === 'bracket' && !skip) {
       // v4.13 … v6.5: mmu_notifier_invalidate_range(mm, address, address + PAGE_SIZE) under the PTL;
       // v6.6+: arch_tlbbatch_add_pending (0, -1UL) in reclaim, flush_tlb_page otherwise
       const r = era.secondaryTlbs === 'invalidate-range' || !flags.batch ? PAGE_RANGE(last) : { start: 0, end: ALL_END };

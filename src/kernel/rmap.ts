@@ -14,6 +14,8 @@ import { ALL_END, PAGE_RANGE, invalidatePage, invalidateRange, invalidateRangeEn
 
 const RMAP_WALK = site('mm/rmap.c', 'rmap_walk_anon', 'v4.13');
 const TLBBATCH = site('arch/x86/include/asm/tlbflush.h', 'arch_tlbbatch_add_pending', 'v6.8');
+const FLUSH_PAGE = site('arch/x86/mm/tlb.c', 'ptep_clear_flush → flush_tlb_page → flush_tlb_mm_range', 'v6.8');
+const TRY_TO_MIGRATE = site('mm/rmap.c', 'try_to_migrate_one', 'v6.8');
 
 interface EraSites {
   readonly ttu: Site;
@@ -37,9 +39,9 @@ export const TRY_TO_UNMAP_SITES: Record<string, EraSites> = {
  * The young-bit test (ptep_clear_flush_young_notify) is taken as passed: the model reclaims a page
  * that a previous LRU pass found unreferenced. Returns whether the page is no longer mapped.
  */
-export function* tryToUnmap(kc: KernelContext, page: PageRef, vpn: number, vmaPages: number): Gen<boolean> {
+export function* tryToUnmap(kc: KernelContext, page: PageRef, vpn: number, vmaPages: number, migration = false, lzfree = false): Gen<boolean> {
   yield* p.downRead(ANON_VMA_RWSEM, RMAP_WALK);
-  const ok = yield* tryToUnmapOne(kc, page, vpn, vmaPages);
+  const ok = yield* tryToUnmapOne(kc, page, vpn, vmaPages, migration, lzfree);
   yield* p.upRead(ANON_VMA_RWSEM, RMAP_WALK);
   return ok;
 }
@@ -50,9 +52,15 @@ export function* tryToUnmap(kc: KernelContext, page: PageRef, vpn: number, vmaPa
  * should_defer_flush holds for TTU_BATCH_FLUSH), move the dirty bit to the page, install the swap
  * entry, page_remove_rmap + put_page. The caller holds the PTL.
  */
-function* unmapPte(page: PageRef, vpn: number, at: Site): Gen<boolean> {
+function* unmapPte(page: PageRef, vpn: number, at: Site, lzfree = false): Gen<boolean> {
   const old = yield* p.pteClear(vpn, false, false, at);
   if (old?.dirty) yield* p.setPageDirty(page, at);
+  if (lzfree && !(yield* p.pageFlags(page, at)).dirty) {
+    // v4.10 (Era.lazyfree 'ttu-lzfree'): if (!PageDirty(page) && (flags & TTU_LZFREE)) { /* It's a freeable
+    // page by MADV_FREE */ dec_mm_counter(mm, MM_ANONPAGES); rp->lazyfreed++; goto discard; } (mm/rmap.c v4.10.17)
+    yield* p.putPage(page, LZFREE_DISCARD, PUT_REMOVE_RMAP); // discard: page_remove_rmap; put_page
+    return true;
+  }
   // v4.13+ "MADV_FREE page check": if (!PageSwapBacked(page)) { if (!PageDirty(page)) goto discard;
   // /* redirtied: remap */ set_pte_at(pteval); SetPageSwapBacked(page); ret = false; break; }
   const flags = yield* p.pageFlags(page, at);
@@ -70,15 +78,34 @@ function* unmapPte(page: PageRef, vpn: number, at: Site): Gen<boolean> {
   return true;
 }
 
+/**
+ * The walk's body for one PTE with `TTU_MIGRATION|TTU_IGNORE_MLOCK|TTU_IGNORE_ACCESS` (migration:
+ * __unmap_and_move, mm/migrate.c): no TTU_BATCH_FLUSH, so `ptep_clear_flush()` flushes the CPU TLB
+ * at once; the dirty bit to the page; `make_migration_entry(subpage, pte_write(pteval))` installed
+ * with set_pte_at (the branch comes before the anonymous/MADV_FREE one: mm/rmap.c v4.10.17 …
+ * v5.7.14, try_to_migrate_one v6.8); page_remove_rmap + put_page. The caller holds the PTL.
+ */
+function* unmapPteMigration(page: PageRef, vpn: number, at: Site): Gen<boolean> {
+  const old = yield* p.pteClear(vpn, true, false, at);
+  if (old?.dirty) yield* p.setPageDirty(page, at);
+  yield* p.pteSet(vpn, { pfn: page.pfn, generation: page.generation, writable: old?.writable ?? false, dirty: false, young: false, swap: true, migration: true }, at);
+  yield* p.putPage(page, at, PUT_REMOVE_RMAP);
+  return true;
+}
+
 /** The PTE at `vpn` still maps `page` (page_check_address / map_pte + check_pte). */
 function* mapped(page: PageRef, vpn: number, at: Site): Gen<boolean> {
   const pte = yield* p.pteRead(vpn, at);
   return pte !== null && !pte.swap && pte.pfn === page.pfn && pte.generation === page.generation;
 }
 
-function* tryToUnmapOne(kc: KernelContext, page: PageRef, vpn: number, vmaPages: number): Gen<boolean> {
+const LZFREE_DISCARD = site('mm/rmap.c', 'try_to_unmap_one: !PageDirty && TTU_LZFREE: discard', 'v4.10');
+
+function* tryToUnmapOne(kc: KernelContext, page: PageRef, vpn: number, vmaPages: number, migration: boolean, lzfree = false): Gen<boolean> {
   const era = kc.era;
-  const { ttu, walk } = TRY_TO_UNMAP_SITES[era.tryToUnmapNotify];
+  const { ttu: unmapSite, walk } = TRY_TO_UNMAP_SITES[era.tryToUnmapNotify];
+  // the v6.6 era's migration goes through try_to_migrate() → try_to_migrate_one() (mm/rmap.c v6.8): the same bracket
+  const ttu = migration && era.secondaryTlbs === 'arch-tlb-flush' ? TRY_TO_MIGRATE : unmapSite;
   const address = addressOf(vpn);
   const order = 0; // compound_order(page): an order-0 page here (a THP goes through rmap-thp.ts)
   const vmEnd = VMA_BASE + vmaPages * PAGE_SIZE;
@@ -88,11 +115,16 @@ function* tryToUnmapOne(kc: KernelContext, page: PageRef, vpn: number, vmaPages:
   if (era.tryToUnmapNotify === 'bracket') yield* invalidateRangeStart(kc, range, ttu);
   yield* p.spinLock(PTL, walk);
   let unmapped = false;
-  if ((yield* mapped(page, vpn, walk)) && (yield* unmapPte(page, vpn, ttu))) {
+  if ((yield* mapped(page, vpn, walk)) && (migration ? yield* unmapPteMigration(page, vpn, ttu) : yield* unmapPte(page, vpn, ttu, lzfree))) {
     unmapped = true;
     // v4.13 … v6.5: mmu_notifier_invalidate_range(mm, address, address + PAGE_SIZE) under the PTL;
     // v6.6+: set_tlb_ubc_flush_pending → arch_tlbbatch_add_pending → (0, -1UL) at the PTE clear
-    if (era.tryToUnmapNotify === 'bracket') yield* secondaryTlbInvalidate(kc, era.secondaryTlbs === 'invalidate-range' ? PAGE_RANGE(address) : { start: 0, end: ALL_END }, ttu, TLBBATCH);
+    if (era.tryToUnmapNotify === 'bracket' && !migration) yield* secondaryTlbInvalidate(kc, era.secondaryTlbs === 'invalidate-range' ? PAGE_RANGE(address) : { start: 0, end: ALL_END }, ttu, TLBBATCH);
+    // migration: v4.13 the same ->invalidate_range; v4.15 … v6.5 none ("No need to invalidate here",
+    // Era.migrationEntryInvalidateRange); v6.6+ ptep_clear_flush → flush_tlb_page → ->arch_invalidate_secondary_tlbs
+    if (era.tryToUnmapNotify === 'bracket' && migration && (era.secondaryTlbs === 'arch-tlb-flush' || era.migrationEntryInvalidateRange)) {
+      yield* secondaryTlbInvalidate(kc, PAGE_RANGE(address), ttu, FLUSH_PAGE);
+    }
     if (era.tryToUnmapNotify === 'invalidate-page-under-ptl') yield* invalidatePage(kc, address, ttu);
   }
   yield* p.spinUnlock(PTL, walk);

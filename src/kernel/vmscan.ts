@@ -73,6 +73,7 @@ function* reclaimLocked(kc: KernelContext, page: PageRef, vpn: number, vmaPages:
     yield* p.putPage(page, PUTBACK);
     return;
   }
+  if (!inSwapCache && kc.era.lazyfree === 'ttu-lzfree') return yield* reclaimTtuLzfree(kc, page, vpn, vmaPages);
   if (!inSwapCache) yield* p.swapCacheAdd(page, ADD_TO_SWAP);
   const unmapped = yield* tryToUnmap(kc, page, vpn, vmaPages);
   if (unmapped) {
@@ -84,6 +85,35 @@ function* reclaimLocked(kc: KernelContext, page: PageRef, vpn: number, vmaPages:
   } else {
     yield* p.note('try_to_unmap failed: SWAP_FAIL, keep the page', SPL);
   }
+  yield* p.unlockPage(page, SPL);
+  yield* p.putPage(page, PUTBACK);
+}
+
+const SPL_410 = site('mm/vmscan.c', 'shrink_page_list', 'v4.10');
+const ADD_TO_SWAP_410 = site('mm/swap_state.c', 'add_to_swap (no set_page_dirty); lazyfree = true', 'v4.10');
+const LZFREE_410 = site('mm/vmscan.c', 'shrink_page_list: SWAP_LZFREE → lazyfree: __remove_mapping(mapping, page, true)', 'v4.10');
+
+/**
+ * v4.10's shrink_page_list for an anonymous page not yet in the swap cache (Era.lazyfree
+ * 'ttu-lzfree', mm/vmscan.c v4.10.17): `if (PageAnon(page) && !PageSwapCache(page)) { add_to_swap(page,
+ * page_list); lazyfree = true; }` — add_to_swap does not dirty the page (mm/swap_state.c v4.10.17) —
+ * then `try_to_unmap(page, lazyfree ? (ttu_flags | TTU_BATCH_FLUSH | TTU_LZFREE) : …)`, which discards
+ * the mapping of a page still clean after the pte_dirty transfer; SWAP_LZFREE (`rp.lazyfreed &&
+ * !PageDirty(page)`) goes to `lazyfree:`, __remove_mapping(mapping, page, true) without pageout
+ * (page_ref_freeze(page, 2): isolation and swap cache); a dirty page is swapped out as always. What
+ * MADV_FREE did to the page was only ClearPageDirty and a clean PTE (madvise.ts).
+ */
+function* reclaimTtuLzfree(kc: KernelContext, page: PageRef, vpn: number, vmaPages: number): Gen {
+  yield* p.swapCacheAdd(page, ADD_TO_SWAP_410, false);
+  const unmapped = yield* tryToUnmap(kc, page, vpn, vmaPages, false, true);
+  if (!unmapped) return yield* keep(page, 'try_to_unmap failed: SWAP_FAIL, keep the page', SPL_410);
+  yield* p.tlbFlush(vpn, vpn + 1, FLUSH);
+  if (!(yield* p.pageFlags(page, SPL_410)).dirty) {
+    if (yield* p.lazyfreeFreeze(page, LZFREE_410, 2)) return;
+    return yield* keep(page, '__remove_mapping failed (the page is still referenced): keep_locked', LZFREE_410);
+  }
+  yield* p.writeback(page, PAGEOUT);
+  if (yield* p.pageRefFreeze(page, 2, REMOVE)) return;
   yield* p.unlockPage(page, SPL);
   yield* p.putPage(page, PUTBACK);
 }

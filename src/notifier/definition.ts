@@ -26,6 +26,15 @@ export interface MmuNotifierRange {
 /** `enum mmu_notifier_event` (include/linux/mmu_notifier.h v5.2+), as the call sites modelled use them. */
 export type MmuNotifyEvent = 'MMU_NOTIFY_UNMAP' | 'MMU_NOTIFY_CLEAR' | 'MMU_NOTIFY_PROTECTION_VMA' | 'MMU_NOTIFY_PROTECTION_PAGE' | 'MMU_NOTIFY_SOFT_DIRTY' | 'MMU_NOTIFY_RELEASE';
 
+/** The `pte_t pte` argument of `->change_pte`: the PTE about to be set at the address. */
+export interface NewPte {
+  readonly pfn: number;
+  /** The page's generation (the model's identity of this allocation of the pfn), as a PageRef carries it. */
+  readonly generation: number;
+  /** `pte_write(pte)`. */
+  readonly writable: boolean;
+}
+
 /** `-EAGAIN`, what a non-blockable invalidate_range_start returns when it would have to sleep. */
 export const EAGAIN = -11;
 
@@ -70,6 +79,26 @@ export interface NotifierOps<S> {
    * `k.mmuIntervalSetSeq(sub, curSeq)` under the driver lock that protects `mmuIntervalReadRetry`.
    */
   invalidate?(k: KernelApi, s: S, sub: number, range: MmuNotifierRange, curSeq: number): Gen<boolean>;
+  /**
+   * `->change_pte(mn, mm, address, pte)`: "change_pte is called in cases that pte mapping to page is
+   * changed: for example, when ksm remaps pte to point to a new shared page" (include/linux/
+   * mmu_notifier.h v4.13.19, v5.0.1, v6.8 — the same text). Called by `set_pte_at_notify()` just
+   * before the `set_pte_at()` of the new PTE, with the page-table lock held: must not sleep. Every
+   * call site brackets it with invalidate_range_start/end (KSM's write_protect_page and
+   * replace_page, wp_page_copy), so a driver whose range_start already dropped the mapping finds
+   * nothing to change. `pte` is the new PTE: its pfn, whether it is writable, and the model's
+   * generation of the page (which allocation of the pfn it is; pass it on to `k.spteSet`).
+   */
+  changePte?(k: KernelApi, s: S, address: number, pte: NewPte): Gen<unknown>;
+  /**
+   * `->release(mn, mm)`: "Called either by mmu_notifier_unregister or when the mm is being destroyed
+   * by exit_mmap, always before all pages are freed. This can run concurrently with other mmu
+   * notifier methods ... and it should tear down all secondary mmu mappings and freeze the secondary
+   * mmu" (include/linux/mmu_notifier.h v4.13; the same text in v5.7 and v6.8). May sleep (it runs
+   * in an SRCU read section only). Without it, "you've to be sure that nothing could possibly write
+   * to the pages through the secondary mmu by the time the last thread with tsk->mm == mm exits".
+   */
+  release?(k: KernelApi, s: S): Gen<unknown>;
 }
 
 /** Contract (DESIGN §3.4): `mirror` follows the CPU page table; `pin` holds page references and may lag. */
@@ -108,6 +137,14 @@ export interface NotifierDefinition<S = unknown> {
     table(s: S): TableId;
     /** The secondary MMU's fault path (e.g. KVM's tdp_page_fault). */
     fault(k: KernelApi, s: S, fault: DeviceFault): Gen<DeviceFaultResult>;
+    /**
+     * The fault path runs in a thread of the process that owns the mm, which therefore holds an
+     * mm_users reference for as long as it runs (a KVM vCPU: `if (vcpu->kvm->mm != current->mm)
+     * return -EIO`, virt/kvm/kvm_main.c kvm_vcpu_ioctl v4.13): the mm's exit_mmap runs only after
+     * the device thread ends. Absent: the device faults from a kernel context (a work item, an
+     * interrupt) and the mm may exit under it.
+     */
+    readonly holdsMm?: boolean;
   };
 }
 

@@ -55,6 +55,18 @@ export interface KernelApi {
    * process page table: AMD IOMMUv2, Intel SVM): one atomic read of the PTE, no lock taken.
    */
   walkCpuPageTable(address: number, at: Site): Gen<Pte | null>;
+  /**
+   * The IOMMU's ATS translation of `address` for a device sharing the process page table: one atomic
+   * walk that sets the PTE's accessed bit and, for a write, its dirty bit (as the CPU's MMU does), and
+   * returns the PTE; null when the PTE does not allow the access (the device raises a page request).
+   */
+  atsTranslate(address: number, write: boolean, at: Site): Gen<Pte | null>;
+  /**
+   * `set_page_dirty_lock(page)` (mm/page-writeback.c): `lock_page(page)` (may sleep: not from an atomic
+   * callback, nor from one called with the page locked, as try_to_unmap's are), `set_page_dirty(page)`,
+   * `unlock_page(page)`. `setPageDirty` is `set_page_dirty` / `SetPageDirty` without the page lock.
+   */
+  setPageDirtyLock(page: prim.PageRef, at: Site): Gen;
 
   /** `__get_user_pages_fast(address, 1, write)`: lockless, interrupts off; null if it cannot. */
   getUserPagesFast(address: number, write: boolean): Gen<GupResult | null>;
@@ -114,7 +126,9 @@ export function kernelApi(kc: KernelContext): KernelApi {
     downReadTrylock: prim.downReadTrylock,
     getPageUnlessZero: prim.getPageUnlessZero,
     walkCpuPageTable: (address, at) => prim.pteRead(vpnOf(address), at),
-    getUserPagesFast,
+    atsTranslate: (address, write, at) => prim.pteTranslate(vpnOf(address), write, at),
+    setPageDirtyLock,
+    getUserPagesFast: (address, write) => getUserPagesFast(address, write, kc),
     getUserPagesUnlocked: (address, write) => getUserPagesUnlocked(kc, address, write),
     mmapSem: MMAP_SEM,
     mmuIntervalReadBegin: (sub) => mmuIntervalReadBegin(kc, sub),
@@ -123,4 +137,11 @@ export function kernelApi(kc: KernelContext): KernelApi {
     mmuIntervalSetSeq: (sub, cur) => mmuIntervalSetSeq(kc, sub, cur),
     hmmRangeFault: (address, write, sub, seq) => hmmRangeFault(kc, address, write, sub, seq),
   };
+}
+
+/** `set_page_dirty_lock()` (mm/page-writeback.c v4.13): lock_page; set_page_dirty; unlock_page. */
+function* setPageDirtyLock(page: prim.PageRef, at: Site): Gen {
+  yield* prim.lockPage(page, at);
+  yield* prim.setPageDirty(page, at);
+  yield* prim.unlockPage(page, at);
 }

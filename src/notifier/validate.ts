@@ -12,7 +12,7 @@ import { UsageError } from '../runtime/errors';
 import type { NotifierDefinition } from './definition';
 
 const TOP_LEVEL = ['name', 'title', 'contract', 'eras', 'source', 'setup', 'ops', 'device'] as const;
-const DEVICE = ['table', 'fault'] as const;
+const DEVICE = ['table', 'fault', 'holdsMm'] as const;
 
 /** `'[object GeneratorFunction]'`, `'[object AsyncGeneratorFunction]'`, `'[object Function]'` … */
 function kindOf(f: unknown): string {
@@ -106,6 +106,7 @@ function checkDevice(device: unknown): void {
   const d = device as Record<string, unknown>;
   requireFunction(d.table, 'device.table', 'a plain function (s) => TableId returning the secondary table device accesses go through');
   requireGenerator(d.fault, 'device.fault');
+  if (d.holdsMm !== undefined && typeof d.holdsMm !== 'boolean') throw new UsageError(`device.holdsMm must be a boolean (the fault path runs in a thread of the mm's process), got ${describe(d.holdsMm)}`);
 }
 
 /**

@@ -97,13 +97,17 @@ export function describeEffect(m: Machine, e: Effect): string {
     case Op.UnlockPage:
       return `unlock_page(${page(e.a, e.b)})`;
     case Op.MarkLazyfree:
-      return `ClearPageDirty; mark_page_lazyfree(${page(e.a, e.b)})`;
+      return e.c === 1 ? `ClearPageDirty(${page(e.a, e.b)})` : `ClearPageDirty; mark_page_lazyfree(${page(e.a, e.b)})`;
     case Op.SetSwapBacked:
       return `SetPageSwapBacked(${page(e.a, e.b)})`;
+    case Op.SetPageKsm:
+      return e.c === 1 ? `set_page_stable_node(${page(e.a, e.b)}): PageKsm` : `page_move_anon_rmap(${page(e.a, e.b)}): no longer PageKsm`;
     case Op.PageFlags:
-      return `PageDirty/PageSwapBacked(${page(e.a, e.b)})`;
+      return `PageDirty/PageSwapBacked/PageSwapCache/PageKsm(${page(e.a, e.b)})`;
     case Op.LazyfreeFreeze:
-      return `page_ref_freeze(${page(e.a, e.b)}, 1) unless PageDirty: discard the lazyfree page`;
+      return `page_ref_freeze(${page(e.a, e.b)}, ${e.c || 1}) unless PageDirty: discard the lazyfree page`;
+    case Op.LazyfreeReturn:
+      return `madvise(MADV_FREE) returns: later writes to [${hex(addressOf(e.a))}, ${hex(addressOf(e.a + e.b))}) must be kept`;
     case Op.PageRefFreeze:
       return `page_ref_freeze(${page(e.a, e.b)}, ${e.c})`;
     case Op.SwapCacheAdd:
@@ -111,6 +115,7 @@ export function describeEffect(m: Machine, e: Effect): string {
     case Op.Writeback:
       return `pageout(${page(e.a, e.b)})`;
     case Op.PteTouch:
+      if (e.c === 1) return `IOMMU translates a ${e.b ? 'write' : 'read'} of ${hex(addressOf(e.a))} (ATS: walks the CPU page table; sets the accessed${e.b ? '/dirty' : ''} bit)`;
       return `CPU ${e.b ? 'writes' : 'reads'} ${hex(addressOf(e.a))} (MMU walk; sets the accessed${e.b ? '/dirty' : ''} bit)`;
     case Op.PteRead:
       return `read PTE ${hex(addressOf(e.a))}`;
@@ -168,8 +173,10 @@ export function describeResult(e: Effect, result: unknown): string {
     case Op.SpteClearRange:
     case Op.PageMapcount:
       return `= ${String(result)}`;
-    case Op.GetPageUnlessZero:
     case Op.PteTouch:
+      if (e.c === 1) return `= ${pteText(result as Pte | null)}`;
+      return result ? '= true' : '= false';
+    case Op.GetPageUnlessZero:
     case Op.LazyfreeFreeze:
     case Op.DownReadTrylock:
     case Op.MutexTrylock:

@@ -151,6 +151,7 @@ function freeOne(m: Machine, p: Page) {
   p.swapBacked = true;
   p.deviceWrote = false;
   p.swapCache = false;
+  p.ksm = false;
   p.lockedBy = -1;
   p.mapcount = 0;
   p.lastWriter = Writer.None;
@@ -316,7 +317,8 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
     case Op.DupMapping: {
       const pg = pageOf(m, e.a, e.b, 'page_dup_rmap');
       head(m, e.a, pg).refcount++;
-      pg.mapcount++;
+      if (e.c === 1) pg.compoundMapcount++; // page_dup_rmap(page, true): atomic_inc(compound_mapcount_ptr(page))
+      else pg.mapcount++;
       return undefined;
     }
     case Op.GetPageUnlessZero: {
@@ -360,23 +362,31 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
     }
     case Op.MarkLazyfree: {
       // madvise_free_pte_range: ClearPageDirty(page); mark_page_lazyfree: ClearPageSwapBacked
+      // c = 1: v4.10's madvise_free_pte_range, ClearPageDirty alone (Era.lazyfree 'ttu-lzfree')
       const p = head(m, e.a, pageOf(m, e.a, e.b, 'mark_page_lazyfree'));
       p.dirty = false;
-      p.swapBacked = false;
+      if (e.c !== 1) p.swapBacked = false;
+      // what anyone (CPU or device) wrote before is the application's to lose: "Application no longer
+      // needs these pages. If the pages are dirty, it's OK to just throw them away." (mm/madvise.c
+      // v4.13, above madvise_free_single_vma's caller); no-lost-dirty watches writes after this point
+      p.deviceWrote = false;
       return undefined;
     }
     case Op.SetSwapBacked:
       head(m, e.a, pageOf(m, e.a, e.b, 'SetPageSwapBacked')).swapBacked = true;
       return undefined;
+    case Op.SetPageKsm:
+      head(m, e.a, pageOf(m, e.a, e.b, e.c === 1 ? 'set_page_stable_node' : 'page_move_anon_rmap')).ksm = e.c === 1;
+      return undefined;
     case Op.PageFlags: {
       const p = head(m, e.a, pageOf(m, e.a, e.b, 'page flags'));
-      return { dirty: p.dirty, swapBacked: p.swapBacked };
+      return { dirty: p.dirty, swapBacked: p.swapBacked, swapCache: p.swapCache, ksm: p.ksm };
     }
     case Op.LazyfreeFreeze: {
       // shrink_page_list: page_ref_freeze(page, 1); if (PageDirty(page)) unfreeze and keep
       const hp = m.pages[e.a]?.compoundHead >= 0 ? m.pages[e.a].compoundHead : e.a;
       const p = head(m, e.a, pageOf(m, e.a, e.b, 'page_ref_freeze'));
-      if (p.refcount !== 1 || p.dirty) return false;
+      if (p.refcount !== (e.c || 1) || p.dirty) return false; // c: the references expected (v4.10: 2, the swap cache's too)
       if (p.deviceWrote && m.lostDirty === null) {
         m.lostDirty = `pfn ${hp} is discarded as a clean lazyfree page (MADV_FREE), but a device wrote it after it was made clean and nobody set_page_dirty(): the device's data is lost`;
       }
@@ -384,6 +394,16 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       freePage(m, hp);
       return true;
     }
+    case Op.LazyfreeReturn:
+      // a write racing with the madvise call (e.g. through an IOTLB entry that range_end has not flushed
+      // yet) may be lost, as one racing with the CPU's TLB flush may: only later writes must be kept
+      for (let v = e.a; v < e.a + e.b && v < m.nPages; v++) {
+        const pte = m.ptes[v];
+        if (!pte || pte.swap || pte.pfn === ZERO_PFN) continue;
+        const hp = head(m, pte.pfn);
+        if (!hp.swapBacked) hp.deviceWrote = false;
+      }
+      return undefined;
     case Op.PageRefFreeze: {
       const hp = m.pages[e.a]?.compoundHead >= 0 ? m.pages[e.a].compoundHead : e.a;
       const p = head(m, e.a, pageOf(m, e.a, e.b, 'page_ref_freeze'));
@@ -397,7 +417,7 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       if (p.swapCache) return false;
       p.swapCache = true;
       p.refcount += 1 << p.order; // __add_to_swap_cache: page_ref_add(page, hpage_nr_pages(page))
-      p.dirty = true;
+      if (e.c !== 1) p.dirty = true; // c = 1: ≤ v4.12's add_to_swap, which does not set_page_dirty
       return true;
     }
     case Op.Writeback: {
@@ -408,15 +428,17 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       return was;
     }
     case Op.PteTouch: {
+      // c = 1: an IOMMU's ATS translation (ats.ts): the same walk and A/D update, returning the PTE (null: denied)
       const pte = m.ptes[e.a];
       if (!pte) {
         const huge = m.thpOrder > 0 ? hugeView(m, e.a) : null; // PMD-mapped: its A/D bits are not modelled
-        return huge !== null && (e.b === 0 || huge.writable);
+        const ok = huge !== null && (e.b === 0 || huge.writable);
+        return e.c === 1 ? (ok ? huge : null) : ok;
       }
-      if (pte.swap || (e.b === 1 && !pte.writable)) return false;
+      if (pte.swap || (e.b === 1 && !pte.writable)) return e.c === 1 ? null : false;
       pte.young = true;
       if (e.b === 1) pte.dirty = true;
-      return true;
+      return e.c === 1 ? { ...pte } : true;
     }
     case Op.PteRead: {
       const pte = m.ptes[e.a];

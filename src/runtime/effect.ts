@@ -63,13 +63,21 @@ export const enum Op {
   PageFlags,
   /** shrink_page_list's lazyfree path: `page_ref_freeze(page, 1)` and discard unless PageDirty. */
   LazyfreeFreeze,
+  /**
+   * madvise(MADV_FREE) of [a, a + b) returns (no kernel state): what a device wrote into its lazyfree
+   * pages during the call is the application's to lose; no-lost-dirty watches the writes after it.
+   */
+  LazyfreeReturn,
   /** `page_ref_freeze(page, n)` in `__remove_mapping`: on success the page leaves the swap cache and is freed. */
   PageRefFreeze,
   SwapCacheAdd,
   Writeback,
   // --- primary page table ---
   PteRead,
-  /** A CPU access through the MMU: hits if the PTE allows it, and the hardware sets the accessed (and, for a write, dirty) bit. */
+  /**
+   * A CPU access through the MMU: hits if the PTE allows it, and the hardware sets the accessed (and, for
+   * a write, dirty) bit. With c = 1 an IOMMU's ATS translation: the same walk, returning the PTE or null.
+   */
   PteTouch,
   PteSet,
   PteClear,
@@ -119,6 +127,9 @@ export const enum Op {
    * the THP at `a` becomes order-0 pages. Returns whether it did.
    */
   SplitHugePage,
+  // --- KSM (mm/ksm.c) ---
+  /** c = 1: `set_page_stable_node()` makes page `a` PageKsm (try_to_merge_one_page); c = 0: `page_move_anon_rmap()` makes it anonymous again (reuse_ksm_page). */
+  SetPageKsm,
 }
 
 /** An effect: one atomic step. `a`, `b`, `c`, `d` are the op's operands (handles or values). */

@@ -91,8 +91,10 @@ w(Op.UnlockPage, K_PAGE);
 w(Op.SwapCacheAdd, K_PAGE);
 w(Op.MarkLazyfree, K_PAGE);
 w(Op.SetSwapBacked, K_PAGE);
+w(Op.SetPageKsm, K_PAGE);
 w(Op.PageFlags, 0);
 w(Op.LazyfreeFreeze, K_PAGE | K_ALLOC);
+w(Op.LazyfreeReturn, K_PAGE);
 w(Op.Writeback, K_PAGE);
 w(Op.PteRead, 0);
 w(Op.PteTouch, K_PTE);
@@ -182,6 +184,7 @@ export function footprint(m: Machine, tid: number, e: Effect): Footprint {
     case Op.Writeback:
     case Op.MarkLazyfree:
     case Op.SetSwapBacked:
+    case Op.SetPageKsm:
       return { reads: [], writes: [pageObj(m, e.a)], sync: false };
     case Op.PageFlags:
       return { reads: [pageObj(m, e.a)], writes: [], sync: false };
@@ -189,6 +192,16 @@ export function footprint(m: Machine, tid: number, e: Effect): Footprint {
     case Op.PageRefFreeze:
     case Op.LazyfreeFreeze:
       return { reads: [], writes: [pageObj(m, e.a), objId(Obj.Allocator, 0)], sync: false };
+    case Op.LazyfreeReturn: {
+      const reads: number[] = [];
+      const writes: number[] = [];
+      for (let v = e.a; v < e.a + e.b && v < m.nPages; v++) {
+        reads.push(objId(Obj.Pte, v));
+        const pte = m.ptes[v];
+        if (pte && !pte.swap && pte.pfn !== 0) writes.push(pageObj(m, pte.pfn));
+      }
+      return { reads, writes, sync: false };
+    }
     case Op.PteRead:
       // under THP a page-table read also reads the region's PMD (a huge PMD answers it)
       return { reads: m.thpOrder > 0 ? [objId(Obj.Pte, e.a), objId(Obj.Pmd, e.a >> m.thpOrder)] : [objId(Obj.Pte, e.a)], writes: [], sync: false };

@@ -45,6 +45,8 @@ export interface Page {
   compoundHead: number;
   /** The head's `compound_mapcount`: huge PMDs mapping the THP (0 on other pages). */
   compoundMapcount: number;
+  /** PageKsm (`page->mapping` with PAGE_MAPPING_KSM): a merged page of the KSM stable tree (mm/ksm.c). */
+  ksm: boolean;
 }
 
 /** A primary PTE. `swap` entries keep the pfn of the swap-cache page they were unmapped from. */
@@ -206,7 +208,7 @@ export interface Machine {
 }
 
 export function newPage(): Page {
-  return { refcount: 0, mapcount: 0, free: true, generation: 0, dirty: false, swapBacked: true, deviceWrote: false, swapCache: false, lockedBy: -1, lastWriter: Writer.None, freedAt: -1, order: 0, compoundHead: -1, compoundMapcount: 0 };
+  return { refcount: 0, mapcount: 0, free: true, generation: 0, dirty: false, swapBacked: true, deviceWrote: false, swapCache: false, lockedBy: -1, lastWriter: Writer.None, freedAt: -1, order: 0, compoundHead: -1, compoundMapcount: 0, ksm: false };
 }
 
 export function createMachine(nPages: number): Machine {

@@ -159,9 +159,13 @@ export function allocPage(gfpKernel: boolean, at: Site): Gen<PageRef> {
 export function getPage(page: PageRef, at: Site): Gen {
   return step(effect(Op.GetPage, at, page.pfn, page.generation));
 }
-/** `get_page()` + `page_dup_rmap()`: a mapping of the page in another mm (the fork child's). */
-export function dupMapping(page: PageRef, at: Site): Gen {
-  return step(effect(Op.DupMapping, at, page.pfn, page.generation));
+/**
+ * `get_page()` + `page_dup_rmap(page, compound)`: a mapping of the page in another mm (the fork
+ * child's); `compound`: a huge PMD's mapping of a THP head (copy_huge_pmd), counted in its
+ * compound_mapcount.
+ */
+export function dupMapping(page: PageRef, at: Site, compound = false): Gen {
+  return step(compound ? effect(Op.DupMapping, at, page.pfn, page.generation, 1) : effect(Op.DupMapping, at, page.pfn, page.generation));
 }
 /** `get_page_unless_zero()` / `page_cache_get_speculative()`: fails on a page being freed. */
 export function getPageUnlessZero(page: PageRef, at: Site): Gen<boolean> {
@@ -189,29 +193,37 @@ export function trylockPage(page: PageRef, at: Site): Gen<boolean> {
 export function unlockPage(page: PageRef, at: Site): Gen {
   return step(effect(Op.UnlockPage, at, page.pfn, page.generation));
 }
-/** `mark_page_lazyfree()` with the ClearPageDirty before it (MADV_FREE). */
-export function markLazyfree(page: PageRef, at: Site): Gen {
-  return step(effect(Op.MarkLazyfree, at, page.pfn, page.generation));
+/** `mark_page_lazyfree()` with the ClearPageDirty before it (MADV_FREE); `clearDirtyOnly`: v4.10's ClearPageDirty alone. */
+export function markLazyfree(page: PageRef, at: Site, clearDirtyOnly = false): Gen {
+  return step(effect(Op.MarkLazyfree, at, page.pfn, page.generation, clearDirtyOnly ? 1 : 0));
+}
+/** `set_page_stable_node()` (`ksm` true: the page becomes PageKsm) or `page_move_anon_rmap()` (false: anonymous again). */
+export function setPageKsm(page: PageRef, ksm: boolean, at: Site): Gen {
+  return step(effect(Op.SetPageKsm, at, page.pfn, page.generation, ksm ? 1 : 0));
 }
 /** `SetPageSwapBacked()`. */
 export function setSwapBacked(page: PageRef, at: Site): Gen {
   return step(effect(Op.SetSwapBacked, at, page.pfn, page.generation));
 }
-/** Reads PG_dirty and PG_swapbacked of the page (its head). */
-export function pageFlags(page: PageRef, at: Site): Gen<{ dirty: boolean; swapBacked: boolean }> {
+/** Reads PG_dirty, PG_swapbacked, PG_swapcache and PageKsm of the page (its head). */
+export function pageFlags(page: PageRef, at: Site): Gen<{ dirty: boolean; swapBacked: boolean; swapCache: boolean; ksm: boolean }> {
   return step(effect(Op.PageFlags, at, page.pfn, page.generation));
 }
-/** shrink_page_list's lazyfree discard: `page_ref_freeze(page, 1)` unless PageDirty; frees the page. */
-export function lazyfreeFreeze(page: PageRef, at: Site): Gen<boolean> {
-  return step(effect(Op.LazyfreeFreeze, at, page.pfn, page.generation));
+/** shrink_page_list's lazyfree discard: `page_ref_freeze(page, expected)` unless PageDirty; frees the page (v4.10: 2, from the swap cache). */
+export function lazyfreeFreeze(page: PageRef, at: Site, expected = 1): Gen<boolean> {
+  return step(effect(Op.LazyfreeFreeze, at, page.pfn, page.generation, expected));
+}
+/** madvise(MADV_FREE) of `n` pages at `vpn` returns: device writes during the call may be lost (no-lost-dirty bookkeeping). */
+export function lazyfreeReturn(vpn: number, n: number, at: Site): Gen {
+  return step(effect(Op.LazyfreeReturn, at, vpn, n));
 }
 /** `page_ref_freeze(page, expected)`; on success the page leaves the swap cache and is freed. */
 export function pageRefFreeze(page: PageRef, expected: number, at: Site): Gen<boolean> {
   return step(effect(Op.PageRefFreeze, at, page.pfn, page.generation, expected));
 }
-/** `add_to_swap()`: the swap cache takes a reference and the page is dirtied for pageout. */
-export function swapCacheAdd(page: PageRef, at: Site): Gen<boolean> {
-  return step(effect(Op.SwapCacheAdd, at, page.pfn, page.generation));
+/** `add_to_swap()`: the swap cache takes a reference and (v4.13+, `dirty`) the page is dirtied for pageout. */
+export function swapCacheAdd(page: PageRef, at: Site, dirty = true): Gen<boolean> {
+  return step(effect(Op.SwapCacheAdd, at, page.pfn, page.generation, dirty ? 0 : 1));
 }
 /** `pageout()`: write the dirty page back (to swap) and clear PG_dirty. */
 export function writeback(page: PageRef, at: Site): Gen<boolean> {
@@ -227,6 +239,15 @@ export function pteRead(vpn: number, at: Site): Gen<Pte | null> {
 /** A CPU access through the MMU: true if the PTE allows it (the hardware then sets the accessed/dirty bits). */
 export function pteTouch(vpn: number, write: boolean, at: Site): Gen<boolean> {
   return step(effect(Op.PteTouch, at, vpn, write ? 1 : 0));
+}
+/**
+ * An IOMMU's ATS translation for a device sharing the process page table (AMD IOMMUv2, Intel SVM, the
+ * powernv nest MMU): one atomic walk that, like the CPU's, sets the accessed bit and, for a write
+ * translation, the dirty bit of a PTE that allows the access; returns that PTE, or null when the walk
+ * denies it (the device then raises a page request).
+ */
+export function pteTranslate(vpn: number, write: boolean, at: Site): Gen<Pte | null> {
+  return step(effect(Op.PteTouch, at, vpn, write ? 1 : 0, 1));
 }
 /** `set_pte_at()`. */
 export function pteSet(vpn: number, pte: Pte, at: Site): Gen {

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import type { Preemption } from '../schedule/preemption';
-import type { Scenario, ThreadScenario } from './scenario';
+import type { CpuOp, DeviceAccess, Scenario, ThreadScenario } from './scenario';
 
 export interface ScenarioBounds {
   /** Highest page index + 1 (1–4 in the spine). */
@@ -15,20 +15,43 @@ export interface ScenarioBounds {
   /** Whether scenarios with transparent huge pages may be drawn (a fifth of them; default true). */
   readonly thp?: boolean;
   /**
-   * Whether madvise(MADV_FREE) may be drawn (default false): the catalogue's pin drivers do not yet
-   * model the set_page_dirty of their unpin paths, so with lazyfree pages they would report
-   * no-lost-dirty for a gap of the model, not of the driver.
+   * Whether madvise(MADV_FREE) may be drawn (default true; false leaves it out): its lazyfree pages,
+   * which reclaim discards while clean, are what the no-lost-dirty invariant needs. The drivers model
+   * how their writes reach the page's dirty state (set_page_dirty at unpin, gup's FOLL_TOUCH, the ATS
+   * walk's dirty bit, KVM's kvm_set_pfn_dirty).
    */
   readonly lazyfree?: boolean;
+  /** Whether a migration thread (migrate_pages of one or two pages) may be drawn (default true; a quarter of the scenarios). */
+  readonly migrate?: boolean;
+  /** Whether a ksmd thread (1–2 merges, never with THP) may be drawn (default true; a fifth of the scenarios without THP). */
+  readonly ksm?: boolean;
+  /**
+   * Whether exit (the cpu thread's last operation: the task, the mm's last user, exits) and
+   * unregister (the device thread's last operation: mmu_notifier_unregister) may be drawn, each in
+   * an eighth of the scenarios (default false: drawn only on request). Not yet by default: the
+   * `unregister` operation is a bare mmu_notifier_unregister, not each driver's own teardown
+   * (amdgpu_mn_destroy takes amn->lock for write before it unregisters, so it never leaves a
+   * v4.19 bracket holding the read side), and sgi-gru's ->release leaves its TLB as it is, which
+   * no-secondary-maps-freed-page reports after exit [U: whether a GRU instruction can still run].
+   */
+  readonly lifetime?: boolean;
+  /**
+   * Whether clear_refs soft-dirty (`echo 4 > /proc/self/clear_refs`) may be drawn into a drawn cpu
+   * thread (default false: drawing it moves the schedule drawn after the scenario, which loses
+   * test/drivers/interval-notifiers.test.ts's nouveau-svm no-read-retry mutant at its seed; when on,
+   * in an eighth of the scenarios).
+   */
+  readonly clearRefs?: boolean;
 }
 
 export const DEFAULT_BOUNDS: ScenarioBounds = { pages: 4, maxOpsPerThread: 3, oom: true, thp: true };
 
 /**
- * CPU operations whose call sites handle huge PMDs (split or zap them); the others are not drawn
- * with THP (mprotect's change_pmd_range and fork's copy_huge_pmd are not modelled yet).
+ * CPU operations whose call sites handle huge PMDs (split, zap, change_huge_pmd, copy_huge_pmd or
+ * clear_soft_dirty_pmd them); the others are not drawn with THP (madvise_free_pte_range's
+ * madvise_free_huge_pmd is not modelled yet).
  */
-const THP_AWARE_CPU_OPS: readonly string[] = ['access', 'munmap', 'dontneed'];
+const THP_AWARE_CPU_OPS: readonly string[] = ['access', 'munmap', 'dontneed', 'mprotect', 'fork', 'clearRefs'];
 
 export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitrary<Scenario> {
   // Races need threads on the same page: page 0 is drawn half the time, any page otherwise.
@@ -41,6 +64,9 @@ export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitr
   const fork = fc.constant({ op: 'fork' as const });
   const lazyfree = fc.record({ op: fc.constant('lazyfree' as const), page, pages: fc.integer({ min: 1, max: 2 }) }).map(span);
   const reclaim = fc.record({ op: fc.constant('reclaim' as const), page });
+  const migrate = fc.record({ op: fc.constant('migrate' as const), page });
+  // ksmd merges two different pages: `with` is `page` plus a non-zero offset
+  const merge = fc.record({ page, offset: fc.integer({ min: 1, max: Math.max(1, b.pages - 1) }) }).map(({ page: pg, offset }) => ({ op: 'merge' as const, page: pg, with: (pg + offset) % Math.max(2, b.pages) }));
   return fc
     .record({
       cpu: fc.array(
@@ -50,7 +76,7 @@ export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitr
           { arbitrary: mprotect, weight: 1 },
           { arbitrary: dontneed, weight: 1 },
           { arbitrary: fork, weight: 1 },
-          { arbitrary: lazyfree, weight: b.lazyfree ? 1 : 0 },
+          { arbitrary: lazyfree, weight: b.lazyfree === false ? 0 : 1 },
         ),
         { maxLength: b.maxOpsPerThread },
       ),
@@ -59,14 +85,39 @@ export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitr
       oom: b.oom ? fc.array(fc.constant({ op: 'reap' as const }), { maxLength: 1 }) : fc.constant([]),
       // THP or not (DESIGN §4): order 1 mostly, order 2 sometimes (a walk of several PTEs past the head)
       thpOrder: b.thp === false ? fc.constant(0) : fc.oneof({ arbitrary: fc.constant(0), weight: 16 }, { arbitrary: fc.constant(1), weight: 3 }, { arbitrary: fc.constant(2), weight: 1 }),
+      // page migration: a low weight, at most two pages (drawn last: the other fields draw as before)
+      mig: b.migrate === false ? fc.constant([]) : fc.oneof({ arbitrary: fc.constant([]), weight: 3 }, { arbitrary: fc.array(migrate, { minLength: 1, maxLength: 2 }), weight: 1 }),
+      // KSM: a low weight, at most two merges, not with THP (drawn after the others: they draw as before)
+      ksm: b.ksm === false ? fc.constant([]) : fc.oneof({ arbitrary: fc.constant([]), weight: 4 }, { arbitrary: fc.array(merge, { minLength: 1, maxLength: 2 }), weight: 1 }),
+      // exit_mmap / mmu_notifier_unregister: a low weight, drawn after the others (they draw as before)
+      exit: b.lifetime !== true ? fc.constant(false) : fc.oneof({ arbitrary: fc.constant(false), weight: 7 }, { arbitrary: fc.constant(true), weight: 1 }),
+      unreg: b.lifetime !== true ? fc.constant(false) : fc.oneof({ arbitrary: fc.constant(false), weight: 7 }, { arbitrary: fc.constant(true), weight: 1 }),
+      // clear_refs soft-dirty: a low weight, at a drawn place among the cpu thread's operations (drawn last: the other
+      // fields draw as before, though the schedule drawn after the scenario changes)
+      softDirty: b.clearRefs !== true ? fc.constant(-1) : fc.oneof({ arbitrary: fc.constant(-1), weight: 7 }, { arbitrary: fc.nat({ max: b.maxOpsPerThread }), weight: 1 }),
     })
-    .map(({ cpu: drawn, reclaim: rec, device, oom, thpOrder }) => {
+    .map(({ cpu: drawn, reclaim: rec, device, oom, thpOrder, mig, ksm, exit, unreg, softDirty }) => {
       const threads: ThreadScenario[] = [];
-      const cpu = thpOrder > 0 ? drawn.filter((o) => THP_AWARE_CPU_OPS.includes(o.op)) : drawn;
+      const aware: CpuOp[] = thpOrder > 0 ? drawn.filter((o) => THP_AWARE_CPU_OPS.includes(o.op)) : drawn;
+      // into a cpu thread that was drawn anyway: a scenario without one stays as it was
+      const cpu = softDirty < 0 || aware.length === 0 ? aware : [...aware.slice(0, softDirty), { op: 'clearRefs' as const }, ...aware.slice(softDirty)];
       if (cpu.length) threads.push({ kind: 'cpu', ops: cpu });
       if (rec.length) threads.push({ kind: 'reclaim', ops: rec });
       if (oom.length) threads.push({ kind: 'oom', ops: oom });
       if (device.length) threads.push({ kind: 'device', ops: device });
+      if (mig.length) threads.push({ kind: 'migrate', ops: mig });
+      // last, so that the other threads keep their indices (and the schedules drawn for them)
+      if (ksm.length && thpOrder === 0) threads.push({ kind: 'ksmd', ops: ksm });
+      // exit ends the (only) cpu thread, unregister the device thread (exit.ts, mmu_notifier.ts)
+      if (exit) {
+        const i = threads.findIndex((t) => t.kind === 'cpu');
+        if (i >= 0) threads[i] = { kind: 'cpu', ops: [...(threads[i].ops as CpuOp[]), { op: 'exit' }] };
+        else threads.unshift({ kind: 'cpu', ops: [{ op: 'exit' }] });
+      }
+      if (unreg) {
+        const i = threads.findIndex((t) => t.kind === 'device');
+        if (i >= 0) threads[i] = { kind: 'device', ops: [...(threads[i].ops as DeviceAccess[]), { op: 'unregister' }] };
+      }
       return thpOrder > 0 ? { threads, thp: true, thpOrder } : { threads };
     })
     .filter((s) => s.threads.length > 0);

@@ -8,10 +8,17 @@ import { userAccess } from '../kernel/fault';
 import { createMm } from '../kernel/mm';
 import { vmMunmap } from '../kernel/mmap';
 import { shrinkPage } from '../kernel/vmscan';
+import { migratePageAt } from '../kernel/migrate';
 import { oomReap } from '../kernel/oom_kill';
 import { mprotect } from '../kernel/mprotect';
 import { madviseDontneed, madviseFree } from '../kernel/madvise';
 import { fork } from '../kernel/fork';
+import { mmuIntervalNotifierInsert } from '../kernel/mmu_interval_notifier';
+import { mmput } from '../kernel/exit';
+import { mmuNotifierUnregister } from '../kernel/mmu_notifier';
+import type { MmLifetime } from '../kernel/context';
+import { ksmMerge } from '../kernel/ksm';
+import { clearRefsSoftDirty } from '../kernel/task_mmu';
 import type { NotifierDefinition, NotifierInstance, SetupApi } from '../notifier/definition';
 import { kernelApi } from '../notifier/kernel-api';
 import { ModelError } from '../runtime/errors';
@@ -24,6 +31,7 @@ import { scenarioPages, scenarioThpOrder, type Scenario, type ThreadScenario } f
 
 const DEVICE = site('device', 'secondary MMU access (hardware walk of the driver table)', 'model');
 const REENTER = site('device', 'fault returned: retry the access', 'model');
+const DRIVER_UNREGISTER = site('device', 'the driver tears down: mmu_notifier_unregister(&mn, mm)', 'model');
 
 export interface Built {
   readonly machine: Machine;
@@ -58,19 +66,44 @@ function setupApi(m: Machine, era: string, driver: string, mirror: boolean, inde
  * (starts at 2: __mmu_notifier_register v5.7) and active_invalidate_ranges; each subscription's
  * invalidate_seq starts at `subscriptions->invalidate_seq - 1` (__mmu_interval_notifier_insert).
  */
-function buildItree(m: Machine, notifiers: readonly NotifierInstance[], subs: readonly PendingSub[]): IntervalTree | null {
+function buildItree(m: Machine, notifiers: readonly NotifierInstance[], subs: readonly PendingSub[], lateDriver: number): IntervalTree | null {
   if (subs.length === 0) return null;
   const lock = addLock(m, LockKind.Spin, 'subscriptions->lock');
   const invalidateSeq = addCounter(m, 'subscriptions->invalidate_seq', 2);
   const activeRanges = addCounter(m, 'subscriptions->active_invalidate_ranges', 0);
   const list = subs.map((s) => ({ owner: notifiers[s.driver], name: s.name, start: s.start, end: s.end, seq: addCounter(m, `${s.name}->invalidate_seq`, 1) }));
-  return { lock, invalidateSeq, activeRanges, subs: list };
+  if (!subs.some((s) => s.driver === lateDriver)) return { lock, invalidateSeq, activeRanges, subs: list };
+  // the driver registers while the threads run: its subscriptions are not in the tree yet, and the
+  // tree itself exists (has_itree) only if another driver inserted one before
+  const late = list.map((x, i) => (subs[i].driver === lateDriver ? { ...x, inTree: addCounter(m, `${x.name} in itree`, 0), deferred: addCounter(m, `${x.name} on deferred_list`, 0) } : x));
+  const hasItree = addCounter(m, 'subscriptions->has_itree', subs.some((x) => x.driver !== lateDriver) ? 1 : 0);
+  return { lock, invalidateSeq, activeRanges, subs: late, hasItree };
+}
+
+const REGISTER_LATE = site('mm/mmu_notifier.c', 'mmu_interval_notifier_insert', 'v5.7', "the driver's registration path (ib_umem_odp_get, amdgpu_mn_register, an HMM mirror) inserting its subscriptions");
+
+/** A device thread's `register`: the driver's interval subscriptions inserted while the mm is live. */
+function* registerLate(kc: KernelContext, n: NotifierInstance): Gen {
+  const subs = kc.itree?.subs.flatMap((s, i) => (s.owner === n && s.inTree !== undefined ? [i] : [])) ?? [];
+  if (!kc.era.intervalNotifiers || subs.length === 0) {
+    yield* p.note(`register: ${n.def.name} has no interval subscription to insert in ${kc.era.name} (hlist registration while running is not modelled)`, REGISTER_LATE);
+    return;
+  }
+  for (const i of subs) yield* mmuIntervalNotifierInsert(kc, i);
 }
 
 /** The device side of a driver: each access goes through its table and faults through the driver on a miss. */
-function* deviceThread(kc: KernelContext, n: NotifierInstance, ops: ThreadScenario['ops']): Gen {
+function* deviceThread(kc: KernelContext, n: NotifierInstance, ops: ThreadScenario['ops'], vmaPages: number, holdsMm: boolean): Gen {
   const table = n.def.device.table(n.state);
   for (const op of ops) {
+    if (op.op === 'register') {
+      yield* registerLate(kc, n);
+      continue;
+    }
+    if (op.op === 'unregister') {
+      yield* mmuNotifierUnregister(kc, 0, DRIVER_UNREGISTER);
+      continue;
+    }
     if (op.op !== 'access') continue;
     for (;;) {
       if (yield* p.deviceAccess(table, op.page, op.write, DEVICE)) break;
@@ -83,20 +116,22 @@ function* deviceThread(kc: KernelContext, n: NotifierInstance, ops: ThreadScenar
       else if (r !== 'mapped') throw new ModelError(`${n.def.name} device fault returned ${JSON.stringify(r)}, not 'mapped' | 'retry' | 'error'`);
     }
   }
+  if (holdsMm) {
+    // a device whose faults run in a thread of the process (device.holdsMm: a KVM vCPU) is a user of the mm
+    yield* mmput(kc, vmaPages);
+  }
 }
 
-function* cpuThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages: number): Gen {
+function* cpuThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages: number, vmSoftdirty = -1): Gen {
   for (const op of ops) {
     if (op.op === 'access') yield* userAccess(kc, op.page, op.write);
     else if (op.op === 'munmap') yield* vmMunmap(kc, op.page, op.pages);
     else if (op.op === 'mprotect') yield* mprotect(kc, op.page, op.pages, op.writable);
     else if (op.op === 'dontneed') yield* madviseDontneed(kc, op.page, op.pages);
-    else if (op.op === 'lazyfree') {
-      // the !PageSwapBacked lazyfree design is v4.12's (mm/rmap.c v4.12 try_to_unmap_one); v4.10's is not modelled
-      if (kc.era.name === 'v4.10') yield* p.note('MADV_FREE: the v4.10 (TTU_LZFREE) form is not modelled', site('mm/madvise.c', 'madvise_free', 'v4.10'));
-      else yield* madviseFree(kc, op.page, op.pages);
-    }
+    else if (op.op === 'lazyfree') yield* madviseFree(kc, op.page, op.pages); // each era's form: Era.lazyfree
     else if (op.op === 'fork') yield* fork(kc, vmaPages);
+    else if (op.op === 'exit') yield* mmput(kc, vmaPages); // do_exit → exit_mm → mmput
+    else if (op.op === 'clearRefs') yield* clearRefsSoftDirty(kc, vmaPages, vmSoftdirty);
   }
 }
 
@@ -104,8 +139,45 @@ function* oomThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages: num
   for (const op of ops) if (op.op === 'reap') yield* oomReap(kc, vmaPages);
 }
 
+function* migrateThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages: number): Gen {
+  for (const op of ops) if (op.op === 'migrate') yield* migratePageAt(kc, op.page, vmaPages);
+}
+
+/** ksmd (mm/ksm.c ksm_scan_thread → ksm_do_scan): each merge of two pages (src/kernel/ksm.ts). */
+function* ksmdThread(kc: KernelContext, ops: ThreadScenario['ops']): Gen {
+  for (const op of ops) if (op.op === 'merge') yield* ksmMerge(kc, op.page, op.with);
+}
+
 function* reclaimThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages: number): Gen {
   for (const op of ops) if (op.op === 'reclaim') yield* shrinkPage(kc, op.page, vmaPages);
+}
+
+/** Whether the device thread is a user of the mm (device.holdsMm) in a scenario whose task exits. */
+function deviceHoldsMm(notifiers: readonly NotifierInstance[], scenario: Scenario): boolean {
+  return notifiers[0]?.def.device.holdsMm === true && scenario.threads.some((t) => t.kind === 'device') && scenario.threads.some((t) => t.ops.some((o) => o.op === 'exit'));
+}
+
+/**
+ * The mm's lifetime objects (kernel/context.ts MmLifetime), only for a scenario that exits or
+ * unregisters, created after every driver's objects so that their ids do not move: mm_users (the
+ * exiting task, plus a device thread that is a user of the mm), the notifier list with every
+ * notifier hashed, mmu_notifier_mm->lock, the SRCU state, and the per-notifier bookkeeping of
+ * no-callback-after-unregister.
+ */
+function buildLifetime(m: Machine, notifiers: readonly NotifierInstance[], scenario: Scenario): MmLifetime | undefined {
+  if (!scenario.threads.some((t) => t.ops.some((o) => o.op === 'exit' || o.op === 'unregister'))) return undefined;
+  const users = scenario.threads.some((t) => t.ops.some((o) => o.op === 'exit')) ? 1 + (deviceHoldsMm(notifiers, scenario) ? 1 : 0) : 1;
+  return {
+    mmUsers: addCounter(m, 'mm->mm_users', users),
+    list: addCounter(m, 'mm->mmu_notifier_mm->list (hashed notifiers, one bit each)', (1 << notifiers.length) - 1),
+    lock: addLock(m, LockKind.Spin, 'mmu_notifier_mm->lock'),
+    srcuIdx: addCounter(m, 'srcu: current index', 0),
+    srcuReaders: [addCounter(m, 'srcu readers[0]'), addCounter(m, 'srcu readers[1]')],
+    srcuMutex: addLock(m, LockKind.Mutex, 'srcu->mutex'),
+    running: notifiers.map((n) => addCounter(m, `${n.def.name}: callbacks running`)),
+    unregistered: notifiers.map((n) => addCounter(m, `${n.def.name}: unregistered`)),
+    oomVictim: scenario.threads.some((t) => t.kind === 'oom'),
+  };
 }
 
 export function buildExecution(era: Era, drivers: readonly NotifierDefinition<any>[], scenario: Scenario): Built {
@@ -116,9 +188,16 @@ export function buildExecution(era: Era, drivers: readonly NotifierDefinition<an
   const subs: PendingSub[] = [];
   const notifiers: NotifierInstance[] = drivers.map((def, i) => ({ def, state: def.setup(setupApi(m, era.name, def.name, def.contract === 'mirror', i, subs)) }));
   m.hasNotifiers = notifiers.length > 0;
-  const itree = buildItree(m, notifiers, subs);
-  const kc = { era, notifiers, itree, thpOrder } as { era: Era; notifiers: NotifierInstance[]; itree: IntervalTree | null; k: KernelContext['k']; thpOrder: number };
+  const lateDriver = scenario.threads.some((t) => t.kind === 'device' && t.ops[0]?.op === 'register') ? 0 : -1;
+  const itree = buildItree(m, notifiers, subs, lateDriver);
+  // VM_SOFTDIRTY of the VMA (mmap_region: vma->vm_flags |= VM_SOFTDIRTY), only when clear_refs reads it,
+  // after every driver's objects so that their ids do not move
+  const vmSoftdirty = scenario.threads.some((t) => t.ops.some((o) => o.op === 'clearRefs')) ? addCounter(m, 'VM_SOFTDIRTY', 1) : -1;
+  const lifetime = buildLifetime(m, notifiers, scenario);
+  const kc = { era, notifiers, itree, thpOrder, ...(lifetime ? { lifetime } : {}) } as { era: Era; notifiers: NotifierInstance[]; itree: IntervalTree | null; k: KernelContext['k']; thpOrder: number; lifetime?: MmLifetime };
   kc.k = kernelApi(kc);
+  // PageKsm is read by do_wp_page only when a ksmd thread can make one (KernelContext.ksm)
+  if (scenario.threads.some((t) => t.kind === 'ksmd')) (kc as { ksm?: boolean }).ksm = true;
   const counts = new Map<string, number>();
   const threads: ThreadSpec[] = scenario.threads.map((t) => {
     const i = counts.get(t.kind) ?? 0;
@@ -127,12 +206,16 @@ export function buildExecution(era: Era, drivers: readonly NotifierDefinition<an
     m.threads.push({ name, atomic: 0, nonBlock: 0, retries: 0, held: [], done: false });
     const body =
       t.kind === 'cpu'
-        ? cpuThread(kc, t.ops, nPages)
+        ? cpuThread(kc, t.ops, nPages, vmSoftdirty)
         : t.kind === 'reclaim'
           ? reclaimThread(kc, t.ops, nPages)
+          : t.kind === 'migrate'
+            ? migrateThread(kc, t.ops, nPages)
+          : t.kind === 'ksmd'
+            ? ksmdThread(kc, t.ops)
           : t.kind === 'oom'
             ? oomThread(kc, t.ops, nPages)
-            : deviceThread(kc, notifiers[0], t.ops);
+            : deviceThread(kc, notifiers[0], t.ops, nPages, lifetime !== undefined && deviceHoldsMm(notifiers, scenario));
     return { name, body };
   });
   return { machine: m, threads, kc };

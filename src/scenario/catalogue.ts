@@ -90,6 +90,29 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
       ],
     },
   },
+  {
+    name: 'exit-vs-reclaim',
+    title: 'the mm exits (exit_mmap: ->release, unlink, synchronize_srcu, then unmap_vmas reaching nobody) while reclaim unmaps its page',
+    spine: false,
+    scenario: {
+      threads: [
+        { kind: 'cpu', ops: [{ op: 'access', page: 0, write: true }, { op: 'exit' }] },
+        { kind: 'reclaim', ops: [{ op: 'reclaim', page: 0 }] },
+        { kind: 'device', ops: [{ op: 'access', page: 0, write: false }] },
+      ],
+    },
+  },
+  {
+    name: 'unregister-vs-exit',
+    title: 'mmu_notifier_unregister racing exit_mmap (reference §3 B19: each ->release under SRCU, synchronize_srcu on both sides)',
+    spine: false,
+    scenario: {
+      threads: [
+        { kind: 'cpu', ops: [{ op: 'access', page: 0, write: true }, { op: 'exit' }] },
+        { kind: 'device', ops: [{ op: 'access', page: 0, write: false }, { op: 'unregister' }] },
+      ],
+    },
+  },
 ];
 
 export function catalogueEntry(name: string): CatalogueEntry {

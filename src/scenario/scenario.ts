@@ -39,14 +39,59 @@ export interface MadviseFree {
 export interface Fork {
   readonly op: 'fork';
 }
+/**
+ * `echo 4 > /proc/pid/clear_refs` (CLEAR_REFS_SOFT_DIRTY, fs/proc/task_mmu.c): every present PTE and
+ * huge PMD of the mm write-protected and its soft-dirty bit cleared, inside a `[0, -1UL)` bracket.
+ */
+export interface ClearRefs {
+  readonly op: 'clearRefs';
+}
 /** Reclaim (swap-out) of the page mapped at `page`. */
 export interface Reclaim {
   readonly op: 'reclaim';
   readonly page: number;
 }
+/**
+ * Page migration (migrate_pages → unmap_and_move, mm/migrate.c) of the page mapped at `page`, as
+ * memory hot-remove (do_migrate_range) would isolate it: migration entries, a new page, the old one freed.
+ */
+export interface Migrate {
+  readonly op: 'migrate';
+  readonly page: number;
+}
+/**
+ * ksmd merging the anonymous page at `page` with the identical one at `with` (mm/ksm.c
+ * try_to_merge_two_pages; src/kernel/ksm.ts): `with`'s page becomes the KSM page and replaces the
+ * page at `page`, both write-protected.
+ */
+export interface KsmMerge {
+  readonly op: 'merge';
+  readonly page: number;
+  readonly with: number;
+}
 /** The OOM reaper reaping the whole address space (the victim is the modelled mm). */
 export interface OomReap {
   readonly op: 'reap';
+}
+/**
+ * The task exits and is the mm's last user (do_exit → exit_mm → mmput → exit_mmap): the last
+ * operation of the only cpu thread (src/kernel/exit.ts).
+ */
+export interface Exit {
+  readonly op: 'exit';
+}
+/**
+ * The device's driver registers while the mm is live (ODP's MR registration ib_umem_odp_get, amdgpu's
+ * userptr BO amdgpu_mn_register, an HMM mirror's range): its interval subscriptions are inserted
+ * (mmu_interval_notifier_insert, v5.5+). The device thread's first operation; before it the
+ * subscriptions are not in the mm's tree.
+ */
+export interface Register {
+  readonly op: 'register';
+}
+/** The device's driver unregisters its notifier (mmu_notifier_unregister): the device thread's last operation. */
+export interface Unregister {
+  readonly op: 'unregister';
 }
 /** A device access through the secondary MMU, faulting through the driver on a miss. */
 export interface DeviceAccess {
@@ -55,13 +100,15 @@ export interface DeviceAccess {
   readonly write: boolean;
 }
 
-export type CpuOp = CpuAccess | Munmap | Mprotect | MadviseDontneed | MadviseFree | Fork;
+export type CpuOp = CpuAccess | Munmap | Mprotect | MadviseDontneed | MadviseFree | Fork | ClearRefs | Exit;
 
 export type ThreadScenario =
   | { readonly kind: 'cpu'; readonly ops: readonly CpuOp[] }
   | { readonly kind: 'reclaim'; readonly ops: readonly Reclaim[] }
-  | { readonly kind: 'device'; readonly ops: readonly DeviceAccess[] }
-  | { readonly kind: 'oom'; readonly ops: readonly OomReap[] };
+  | { readonly kind: 'device'; readonly ops: readonly (DeviceAccess | Register | Unregister)[] }
+  | { readonly kind: 'oom'; readonly ops: readonly OomReap[] }
+  | { readonly kind: 'migrate'; readonly ops: readonly Migrate[] }
+  | { readonly kind: 'ksmd'; readonly ops: readonly KsmMerge[] };
 
 export interface Scenario {
   readonly threads: readonly ThreadScenario[];
@@ -89,7 +136,7 @@ export const MAX_PAGES = 8;
 export function scenarioPages(s: Scenario): number {
   let n = 1;
   for (const t of s.threads) {
-    for (const op of t.ops) if ('page' in op) n = Math.max(n, op.page + ('pages' in op ? op.pages : 1));
+    for (const op of t.ops) if ('page' in op) n = Math.max(n, op.page + ('pages' in op ? op.pages : 1), 'with' in op ? op.with + 1 : 0);
   }
   const nr = 1 << scenarioThpOrder(s);
   return Math.ceil(n / nr) * nr; // with THP, whole huge-page regions
@@ -100,7 +147,7 @@ export function scenarioOps(s: Scenario): number {
   return s.threads.reduce((n, t) => n + t.ops.length, 0);
 }
 
-function opText(kind: ThreadScenario['kind'], op: CpuOp | Reclaim | DeviceAccess | OomReap): string {
+function opText(kind: ThreadScenario['kind'], op: ThreadScenario['ops'][number]): string {
   switch (op.op) {
     case 'mprotect':
       return `mprotect(${op.page}, ${op.pages}, ${op.writable ? 'rw' : 'ro'})`;
@@ -110,6 +157,14 @@ function opText(kind: ThreadScenario['kind'], op: CpuOp | Reclaim | DeviceAccess
       return `madvise_free(${op.page}, ${op.pages})`;
     case 'fork':
       return 'fork()';
+    case 'exit':
+      return 'exit()';
+    case 'unregister':
+      return 'mmu_notifier_unregister()';
+    case 'register':
+      return 'register()';
+    case 'clearRefs':
+      return 'clear_refs(4)';
     case 'reap':
       return 'oom_reap()';
     case 'access':
@@ -118,6 +173,10 @@ function opText(kind: ThreadScenario['kind'], op: CpuOp | Reclaim | DeviceAccess
       return `munmap(${op.page}, ${op.pages})`;
     case 'reclaim':
       return `reclaim(${op.page})`;
+    case 'migrate':
+      return `migrate(${op.page})`;
+    case 'merge':
+      return `merge(${op.page}, ${op.with})`;
   }
   void kind;
 }
@@ -138,18 +197,29 @@ export function validateScenario(x: unknown): Scenario {
   if (threads.length === 0 || threads.length > 8) bad('1 to 8 threads');
   const page = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) < MAX_PAGES;
   for (const t of threads) {
-    if (!['cpu', 'reclaim', 'device', 'oom'].includes(t?.kind)) bad(`unknown thread kind '${String(t?.kind)}'`);
+    if (!['cpu', 'reclaim', 'device', 'oom', 'migrate', 'ksmd'].includes(t?.kind)) bad(`unknown thread kind '${String(t?.kind)}'`);
     if (!Array.isArray(t.ops) || t.ops.length > 16) bad('ops must be an array of at most 16 operations');
     for (const op of t.ops as unknown as readonly Record<string, unknown>[]) {
-      const allowed = t.kind === 'cpu' ? ['access', 'munmap', 'mprotect', 'dontneed', 'lazyfree', 'fork'] : t.kind === 'reclaim' ? ['reclaim'] : t.kind === 'oom' ? ['reap'] : ['access'];
-      if (op.op !== 'reap' && op.op !== 'fork' && !page(op.page)) bad(`page must be an integer in [0, ${MAX_PAGES})`);
+      const allowed = t.kind === 'cpu' ? ['access', 'munmap', 'mprotect', 'dontneed', 'lazyfree', 'fork', 'clearRefs', 'exit'] : t.kind === 'reclaim' ? ['reclaim'] : t.kind === 'migrate' ? ['migrate'] : t.kind === 'ksmd' ? ['merge'] : t.kind === 'oom' ? ['reap'] : ['access', 'register', 'unregister'];
+      if (op.op !== 'reap' && op.op !== 'fork' && op.op !== 'clearRefs' && op.op !== 'exit' && op.op !== 'unregister' && op.op !== 'register' && !page(op.page)) bad(`page must be an integer in [0, ${MAX_PAGES})`);
       if (op.op === 'mprotect' && typeof op.writable !== 'boolean') bad('mprotect needs writable: boolean');
       if (!allowed.includes(op.op as string)) bad(`operation '${String(op.op)}' is not one a ${t.kind} thread does`);
       if (op.op === 'access' && typeof op.write !== 'boolean') bad('access needs write: boolean');
+      if (op.op === 'merge' && !page(op.with)) bad(`merge needs with: an integer in [0, ${MAX_PAGES})`);
       if ((op.op === 'munmap' || op.op === 'mprotect' || op.op === 'dontneed' || op.op === 'lazyfree') && !(Number.isInteger(op.pages) && (op.pages as number) >= 1 && (op.page as number) + (op.pages as number) <= MAX_PAGES)) {
         bad(`${String(op.op)} needs pages >= 1 within the VMA`);
       }
     }
+  }
+  // exit: the last user of the mm exits, so no other cpu thread (a user of the same mm) can run
+  // beside it; exit and unregister end their thread
+  for (const t of threads) {
+    const ops = t.ops as readonly { op: string }[];
+    for (const [i, o] of ops.entries()) if ((o.op === 'exit' || o.op === 'unregister') && i !== ops.length - 1) bad(`${o.op} must be the last operation of its thread`);
+    for (const [i, o] of ops.entries()) if (o.op === 'register' && i !== 0) bad('register must be the first operation of its thread');
+  }
+  if (threads.some((t) => (t.ops as readonly { op: string }[]).some((o) => o.op === 'exit')) && threads.filter((t) => t.kind === 'cpu').length > 1) {
+    bad('exit needs the only cpu thread: the mm\'s last user exits');
   }
   const { thp, thpOrder } = x as Scenario;
   if (thp !== undefined && typeof thp !== 'boolean') bad('thp must be a boolean');

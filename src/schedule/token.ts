@@ -22,6 +22,14 @@ function encodeOp(o: AnyOp): (string | number)[] {
       return ['o'];
     case 'fork':
       return ['f'];
+    case 'exit':
+      return ['x'];
+    case 'unregister':
+      return ['n'];
+    case 'register':
+      return ['g'];
+    case 'clearRefs':
+      return ['s'];
     case 'munmap':
       return ['u', o.page, o.pages];
     case 'dontneed':
@@ -32,6 +40,10 @@ function encodeOp(o: AnyOp): (string | number)[] {
       return ['p', o.page, o.pages, o.writable ? 1 : 0];
     case 'reclaim':
       return ['r', o.page];
+    case 'migrate':
+      return ['m', o.page];
+    case 'merge':
+      return ['k', o.page, o.with];
     case 'access':
       return [o.write ? 'w' : 'a', o.page];
   }
@@ -43,6 +55,14 @@ function decodeOp(o: (string | number)[]): unknown {
       return { op: 'reap' };
     case 'f':
       return { op: 'fork' };
+    case 'x':
+      return { op: 'exit' };
+    case 'n':
+      return { op: 'unregister' };
+    case 'g':
+      return { op: 'register' };
+    case 's':
+      return { op: 'clearRefs' };
     case 'u':
       return { op: 'munmap', page: o[1], pages: o[2] };
     case 'd':
@@ -53,6 +73,10 @@ function decodeOp(o: (string | number)[]): unknown {
       return { op: 'mprotect', page: o[1], pages: o[2], writable: o[3] === 1 };
     case 'r':
       return { op: 'reclaim', page: o[1] };
+    case 'k':
+      return { op: 'merge', page: o[1], with: o[2] };
+    case 'm':
+      return { op: 'migrate', page: o[1] };
     default:
       return { op: 'access', page: o[1], write: o[0] === 'w' };
   }
