@@ -81,18 +81,26 @@ describe('->arch_invalidate_secondary_tlbs (v6.6)', () => {
    * notifier. The walk and the fill are one hardware transaction, ordered against the flush: the
    * `iommu hw` spinlock stands for that.
    */
-  function iommu(callback: 'invalidateRange' | 'archInvalidateSecondaryTlbs'): NotifierDefinition<{ iotlb: number; hw: number }> {
+  function iommu(callback: 'invalidateRange' | 'archInvalidateSecondaryTlbs'): NotifierDefinition<{ iotlb: number; hw: number; pasid: number }> {
     return {
       name: `iotlb-${callback}`,
       title: 'shared-page-table device',
       contract: 'mirror',
       eras: ['v5.5', 'v6.6'],
       source: 'test',
-      setup: (api) => ({ iotlb: api.secondaryTable('iotlb'), hw: api.spinlock('iommu hw') }),
+      setup: (api) => ({ iotlb: api.secondaryTable('iotlb'), hw: api.spinlock('iommu hw'), pasid: api.counter('pasid entry valid', 1) }),
       ops: {
         *[callback](k: Parameters<NonNullable<NotifierDefinition['ops']['invalidateRange']>>[0], s: { iotlb: number; hw: number }, r: { start: number; end: number }) {
           yield* k.spinLock(s.hw, AT);
           yield* k.spteClearRange(s.iotlb, k.vpnOf(r.start), k.vpnOf(r.end - 1) + 1, AT);
+          yield* k.spinUnlock(s.hw, AT);
+        },
+        // as the IOMMU drivers' ->release (intel_mm_release, mn_release): the PASID entry cleared
+        // and the IOTLB flushed, so no translation outlives exit_mmap
+        *release(k, s) {
+          yield* k.spinLock(s.hw, AT);
+          yield* k.write(s.pasid, 0, AT);
+          yield* k.spteClearRange(s.iotlb, 0, 8, AT);
           yield* k.spinUnlock(s.hw, AT);
         },
       },
@@ -100,6 +108,10 @@ describe('->arch_invalidate_secondary_tlbs (v6.6)', () => {
         table: (s) => s.iotlb,
         *fault(k, s, f) {
           yield* k.spinLock(s.hw, AT);
+          if ((yield* k.read(s.pasid, AT)) === 0) {
+            yield* k.spinUnlock(s.hw, AT);
+            return 'error';
+          }
           const pte = yield* k.walkCpuPageTable(f.address, AT); // ATS translation
           if (pte && !pte.swap && (!f.write || pte.writable)) {
             yield* k.spteSet(s.iotlb, k.vpnOf(f.address), { pfn: pte.pfn, generation: pte.generation }, pte.writable, AT);

@@ -13,6 +13,7 @@ import type { Gen } from '../runtime/primitives';
 import { site, type Site } from '../runtime/site';
 import { ModelError } from '../runtime/errors';
 import type { KernelContext } from './context';
+import { ANON_VMA_RWSEM, MMAP_SEM } from './mm';
 import type { MmuNotifierRange, MmuNotifyEvent, NewPte, NotifierInstance } from '../notifier/definition';
 import { hasItree, mnItreeInvEnd, mnItreeInvalidate } from './mmu_interval_notifier';
 
@@ -356,10 +357,9 @@ export function* mmuNotifierUnregister(kc: KernelContext, index: number, caller:
   const n = kc.notifiers[index];
   const lt = kc.lifetime;
   if (!n || !lt) throw new ModelError(`mmu_notifier_unregister of notifier ${index}: no such notifier, or the scenario has no lifetime objects`);
-  const ops = n.def.ops;
-  if (!ops.invalidateRangeStart && !ops.invalidateRangeEnd && !ops.invalidateRange && !ops.invalidatePage && !ops.archInvalidateSecondaryTlbs && !ops.changePte && !ops.release) {
-    // only interval subscriptions: they are not on the hlist
-    yield* p.note(`${n.def.name} has no hlist notifier: its teardown is mmu_interval_notifier_remove(), not modelled`, caller);
+  if (!onHlist(n)) {
+    // only interval subscriptions: they are not on the hlist (the device thread removes them instead)
+    yield* p.note(`${n.def.name} has no hlist notifier: nothing to unregister`, caller);
     return;
   }
   yield* p.note(`mmu_notifier_unregister(${n.def.name})`, caller);
@@ -385,6 +385,39 @@ export function* mmuNotifierUnregister(kc: KernelContext, index: number, caller:
   else yield* p.note('(test) synchronize_srcu left out', UNREGISTER);
   // mmdrop(mm); return: from here on no callback of this notifier may run
   yield* p.write(lt.unregistered[index], 1, site('mm/mmu_notifier.c', 'mmu_notifier_unregister returns', 'v4.13'));
+}
+
+/** Whether a notifier implements any `struct mmu_notifier_ops` callback, i.e. has an hlist entry (not only interval subscriptions). */
+export function onHlist(n: NotifierInstance): boolean {
+  const ops = n.def.ops;
+  return !!(ops.invalidateRangeStart || ops.invalidateRangeEnd || ops.invalidateRange || ops.invalidatePage || ops.archInvalidateSecondaryTlbs || ops.changePte || ops.release);
+}
+
+const REGISTER = site('mm/mmu_notifier.c', 'do_mmu_notifier_register', 'v4.13');
+const TAKE_ALL = site('mm/mmap.c', 'mm_take_all_locks', 'v4.13', 'vm_lock_anon_vma: down_write(&anon_vma->root->rwsem) for every anon VMA (the model has one anon_vma)');
+const DROP_ALL = site('mm/mmap.c', 'mm_drop_all_locks', 'v4.13');
+
+/**
+ * `mmu_notifier_register(mn, mm)` of notifier `index` while the mm is live (v4.13
+ * do_mmu_notifier_register; v5.7 __mmu_notifier_register the same): mmap_sem for write, then
+ * mm_take_all_locks — "This operation locks against the VM for all pte/vma/mm related operations
+ * that could ever happen on a certain mm", here the anon_vma rwsem every rmap walk holds across its
+ * bracket — so no range_start … range_end of another thread is in flight while the notifier is
+ * added (hlist_add_head_rcu under mmu_notifier_mm->lock) and none will miss it afterwards.
+ */
+export function* mmuNotifierRegister(kc: KernelContext, index: number, caller: Site): Gen {
+  const n = kc.notifiers[index];
+  const lt = kc.lifetime;
+  if (!n || !lt) throw new ModelError(`mmu_notifier_register of notifier ${index}: no such notifier, or the scenario has no lifetime objects`);
+  yield* p.note(`mmu_notifier_register(${n.def.name})`, caller);
+  yield* p.downWrite(MMAP_SEM, REGISTER);
+  yield* p.downWrite(ANON_VMA_RWSEM, TAKE_ALL);
+  yield* p.spinLock(lt.lock, REGISTER);
+  const mask = yield* p.read(lt.list, REGISTER);
+  yield* p.write(lt.list, mask | (1 << index), site('mm/mmu_notifier.c', 'do_mmu_notifier_register: hlist_add_head_rcu', 'v4.13'));
+  yield* p.spinUnlock(lt.lock, REGISTER);
+  yield* p.upWrite(ANON_VMA_RWSEM, DROP_ALL);
+  yield* p.upWrite(MMAP_SEM, REGISTER);
 }
 
 export const PAGE_RANGE = (address: number): MmuNotifierRange => ({ start: address, end: address + PAGE_SIZE });

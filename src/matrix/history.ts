@@ -19,6 +19,11 @@ export interface Expectation {
   readonly source: string;
   /** Which invariants the cell checks: the drivers' (default) or the core VM's (the `observer` row). */
   readonly scope?: 'core';
+  /**
+   * The cell is uncertain only because of a model finding on the exit_mmap path (GRU_EXIT,
+   * AMDGPU_EXIT below): with exit left out of the draw, `expect` is certain.
+   */
+  readonly exitFinding?: boolean;
 }
 
 const B2 = 'reference §3 B2: c7ab0d2fdc84 (v4.11) moved ->invalidate_page under the PTL (mm/rmap.c v4.12 line 1468)';
@@ -28,8 +33,23 @@ const UAF_OR_STALE = 'no-secondary-maps-freed-page|secondary-follows-primary';
 const B7 = 'reference §3 B7: range_start-only pattern; the kill-invalidate_page cover letter (seeds/03)';
 const PTL_RANGE = '->invalidate_range runs under the PTL: wp_page_copy ptep_clear_flush_notify (mm/memory.c), try_to_unmap_one v4.13';
 
-function row(driver: string, cells: Record<string, [string, string, boolean?]>): Expectation[] {
-  return Object.entries(cells).map(([kernel, [expect, source, uncertain]]) => ({ driver, kernel, expect, source, certain: uncertain !== true }));
+/**
+ * Model findings about exit_mmap (src/kernel/exit.ts) that history does not record, so uncertain:
+ * - GRU: gru_release only sets gms->ms_released (grutlbpurge.c v4.13.19 … v5.2.1) and flushes no
+ *   GRU TLB, so translations of the pages exit_mmap then frees stay until gru_vma_close unloads the
+ *   context (remove_vma, after tlb_finish_mmu); whether a GRU instruction can still use them then is [U].
+ * - amdgpu v4.19 holds amn->lock's read side from range_start to range_end (amdgpu_mn.c v4.19.95);
+ *   __mmu_notifier_release unlinks it (hlist_del_init_rcu, mm/mmu_notifier.c v4.19) while reclaim or
+ *   migration, which need no mm_users, is inside its bracket, so their range_end never reaches it and
+ *   the read side leaks: amdgpu_mn_destroy's down_write(&amn->lock) would then wait for ever. No report found.
+ */
+const GRU_EXIT = 'model finding, no report known: ->release (gru_release) leaves the GRU TLB as it is, and exit_mmap frees the pages it translates before gru_vma_close unloads the context [U: whether an instruction can still use them]';
+const AMDGPU_EXIT =
+  'model finding, no report known: exit_mmap\'s mmu_notifier_release unlinks the notifier while reclaim or migration is inside its bracket, so range_end never drops amn->lock\'s read side (amdgpu_mn.c, mm/mmu_notifier.c v4.19)';
+
+/** A driver's cells; the third element marks a cell uncertain (`true`), or uncertain only through exit_mmap (`'exit'`). */
+function row(driver: string, cells: Record<string, [string, string, (boolean | 'exit')?]>): Expectation[] {
+  return Object.entries(cells).map(([kernel, [expect, source, uncertain]]) => ({ driver, kernel, expect, source, certain: uncertain === undefined || uncertain === false, ...(uncertain === 'exit' ? { exitFinding: true } : {}) }));
 }
 
 const CORE_ROW: Expectation[] = [
@@ -142,7 +162,7 @@ const DRIVER_CATALOGUE: Expectation[] = [
     'v5.0': ['no-sleep-in-atomic', `reference §3 B11: the same amdgpu_mn_read_lock in ${AMDGPU} v5.0.1`],
     'v5.2': ['no-sleep-in-atomic', `reference §3 B11: the same amdgpu_mn_read_lock in ${AMDGPU} v5.2.1`],
   }),
-  ...row('amdgpu-userptr-trylock', { 'v4.19': ['pass', `${AMDGPU} amdgpu_mn_read_lock v5.4.0: down_read_trylock when !blockable`] }),
+  ...row('amdgpu-userptr-trylock', { 'v4.19': ['pass', `${AMDGPU} amdgpu_mn_read_lock v5.4.0: down_read_trylock when !blockable; ${AMDGPU_EXIT}`, 'exit'] }),
   ...['v4.10', 'v4.12', 'aac2fea9', 'v4.13', 'v4.15', 'v4.19', 'v5.0', 'v5.2'].flatMap((k) =>
     row('hfi1-mmu-rb', { [k]: ['pass', 'drivers/infiniband/hw/hfi1/mmu_rb.c: spinlock + deferred unpin, never sleeps (reference §1.b, §2.4); ' + STALE] }),
   ),
@@ -160,11 +180,11 @@ const DRIVER_CATALOGUE: Expectation[] = [
     'v4.10': ['no-secondary-maps-freed-page', OOM_MIRROR + ' (grufault.c non_atomic_pte_lookup: put_page)'],
     'v4.12': ['no-secondary-maps-freed-page', OOM_MIRROR],
     aac2fea9: ['no-secondary-maps-freed-page', B4_MIRROR],
-    'v4.13': ['pass', 'grutlbpurge.c v4.13: ms_range_active + TLB flush in range_start; "the dropin is ignored" if an invalidate raced it (grufault.c gru_try_dropin)'],
-    'v4.15': ['pass', 'as v4.13'],
-    'v4.19': ['pass', 'as v4.13; MMU_INVALIDATE_DOES_NOT_BLOCK, never sleeps (grutlbpurge.c v4.19.95)'],
-    'v5.0': ['pass', 'as v4.19 (grutlbpurge.c v5.0.1: struct mmu_notifier_range)'],
-    'v5.2': ['pass', 'as v4.19 (grutlbpurge.c v5.2.1)'],
+    'v4.13': ['pass', `grutlbpurge.c v4.13: ms_range_active + TLB flush in range_start; "the dropin is ignored" if an invalidate raced it (grufault.c gru_try_dropin); ${GRU_EXIT}`, 'exit'],
+    'v4.15': ['pass', `as v4.13; ${GRU_EXIT}`, 'exit'],
+    'v4.19': ['pass', `as v4.13; MMU_INVALIDATE_DOES_NOT_BLOCK, never sleeps (grutlbpurge.c v4.19.95); ${GRU_EXIT}`, 'exit'],
+    'v5.0': ['pass', `as v4.19 (grutlbpurge.c v5.0.1: struct mmu_notifier_range); ${GRU_EXIT}`, 'exit'],
+    'v5.2': ['pass', `as v4.19 (grutlbpurge.c v5.2.1); ${GRU_EXIT}`, 'exit'],
   }),
   ...['v4.13', 'v4.15', 'v4.19'].flatMap((k) => row('sgi-gru-count-only', { [k]: [UAF_OR_STALE, GRU_COUNT_ONLY, true] })),
   ...row('xen-gntdev', {
@@ -206,7 +226,9 @@ const NOUVEAU_ITREE_LEAK =
   'model reading, not in the catalogue and no fix found: the OOM reaper\'s non-blockable start runs the itree first (nouveau_svm_range_invalidate trylocks svmm->mutex ' +
   'and succeeds), then nouveau_svmm_invalidate_range_start returns -EAGAIN, so __mmu_notifier_invalidate_range_start fails after mn_itree_invalidate succeeded and ' +
   'the reaper calls no range_end: active_invalidate_ranges never returns to 0, invalidate_seq stays odd once an overlapping invalidation makes it so, and the next ' +
-  'fault\'s mmu_interval_notifier_insert + mmu_interval_read_begin waits forever (the same hole as hmm-mirror+range-start-trylock, inside one driver)';
+  'fault\'s mmu_interval_notifier_insert + mmu_interval_read_begin waits forever (the same hole as hmm-mirror+range-start-trylock, inside one driver); ' +
+  'also a model finding: nouveau has no ->release (it tears its SVM down when the DRM file closes, after exit_mm), so exit_mmap frees pages its GPU page table still maps; ' +
+  HMM_LOST_DIRTY;
 
 const INTERVAL_DRIVERS: Expectation[] = [
   ...row('ib-umem-odp', {
@@ -232,7 +254,7 @@ export const HISTORY: readonly Expectation[] = [
   ...row('kvm', {
     'v4.10': ['no-secondary-maps-freed-page', OOM_NO_NOTIFIERS],
     'v4.12': ['no-secondary-maps-freed-page', OOM_NO_NOTIFIERS],
-    aac2fea9: ['no-secondary-maps-freed-page', "Andrea Arcangeli's bug 1 in the revert 785373b4c387: invalidate_range is a no-op for KVM (seeds/04)"],
+    aac2fea9: ['no-secondary-maps-freed-page', "reference §3 B4, Andrea Arcangeli's bug 1 in the revert 785373b4c387: invalidate_range is a no-op for KVM (seeds/04)"],
     'v4.13': ['pass', 'virt/kvm/kvm_main.c v4.13 seq/count + tdp_page_fault mmu_notifier_retry; reference §2.1 K1–K4'],
     'v4.15': ['pass', 'as v4.13; only_end changes nothing for start/end users (reference §1.e)'],
     'v4.19': ['pass', 'KVM never sleeps in range_start (spinlock), ignores blockable (reference §2.1)'],

@@ -2,6 +2,7 @@
  * The verdict matrix: every driver in every era it exists in, checked with the same fuzzing as
  * `check`, beside what history says (history.ts).
  */
+import type { ScenarioBounds } from '../scenario/arbitrary';
 import { check, type CheckResult } from '../check/fuzz';
 import { verdictName } from '../runtime/verdict';
 import { HISTORY, type Expectation } from './history';
@@ -25,6 +26,8 @@ export interface MatrixOptions {
   readonly onCell?: (cell: MatrixCell) => void;
   /** The expectations to check (default: HISTORY). */
   readonly history?: readonly Expectation[];
+  /** Scenario bounds of every cell (default: DEFAULT_BOUNDS). */
+  readonly bounds?: ScenarioBounds;
 }
 
 export function selectCells(opts: Pick<MatrixOptions, 'drivers' | 'eras' | 'history'>): Expectation[] {
@@ -36,7 +39,7 @@ export function runMatrix(opts: MatrixOptions): MatrixCell[] {
   for (const expectation of selectCells(opts)) {
     const t0 = process.hrtime.bigint();
     const invariants = expectation.scope === 'core' ? CORE_INVARIANTS : DRIVER_INVARIANTS;
-    const result = check({ kernel: expectation.kernel, driver: expectation.driver, runs: opts.runs, seed: opts.seed, invariants });
+    const result = check({ kernel: expectation.kernel, driver: expectation.driver, runs: opts.runs, seed: opts.seed, invariants, ...(opts.bounds ? { bounds: opts.bounds } : {}) });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     const got = verdictName(result.verdict);
     const cell = { expectation, result, got, matches: !expectation.certain || expectation.expect.split('|').includes(got), ms };

@@ -26,22 +26,29 @@ export interface ScenarioBounds {
   /** Whether a ksmd thread (1–2 merges, never with THP) may be drawn (default true; a fifth of the scenarios without THP). */
   readonly ksm?: boolean;
   /**
-   * Whether exit (the cpu thread's last operation: the task, the mm's last user, exits) and
-   * unregister (the device thread's last operation: mmu_notifier_unregister) may be drawn, each in
-   * an eighth of the scenarios (default false: drawn only on request). Not yet by default: the
-   * `unregister` operation is a bare mmu_notifier_unregister, not each driver's own teardown
-   * (amdgpu_mn_destroy takes amn->lock for write before it unregisters, so it never leaves a
-   * v4.19 bracket holding the read side), and sgi-gru's ->release leaves its TLB as it is, which
-   * no-secondary-maps-freed-page reports after exit [U: whether a GRU instruction can still run].
+   * Whether exit may be drawn (default true): the cpu thread's last operation, the task, the mm's
+   * last user, exits (exit_mmap → ->release), in an eighth of the scenarios.
+   */
+  readonly exit?: boolean;
+  /**
+   * Whether unregister may be drawn (the device thread's last operation: mmu_interval_notifier_remove
+   * of its subscriptions and mmu_notifier_unregister), in an eighth of the scenarios (default false:
+   * drawn only on request). Not by default: it is the bare kernel call, not each driver's own
+   * teardown (amdgpu_mn_destroy takes amn->lock for write before mmu_notifier_unregister_no_release,
+   * so it never leaves a v4.19 bracket holding the read side; nouveau tears down from its channel).
    */
   readonly lifetime?: boolean;
   /**
    * Whether clear_refs soft-dirty (`echo 4 > /proc/self/clear_refs`) may be drawn into a drawn cpu
-   * thread (default false: drawing it moves the schedule drawn after the scenario, which loses
-   * test/drivers/interval-notifiers.test.ts's nouveau-svm no-read-retry mutant at its seed; when on,
-   * in an eighth of the scenarios).
+   * thread, in an eighth of the scenarios (default true).
    */
   readonly clearRefs?: boolean;
+  /**
+   * Whether the device's driver may register while the threads run (its thread's first operation:
+   * mmu_notifier_register, mmu_interval_notifier_insert), in an eighth of the scenarios with a
+   * device thread (default true).
+   */
+  readonly register?: boolean;
 }
 
 export const DEFAULT_BOUNDS: ScenarioBounds = { pages: 4, maxOpsPerThread: 3, oom: true, thp: true };
@@ -90,13 +97,15 @@ export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitr
       // KSM: a low weight, at most two merges, not with THP (drawn after the others: they draw as before)
       ksm: b.ksm === false ? fc.constant([]) : fc.oneof({ arbitrary: fc.constant([]), weight: 4 }, { arbitrary: fc.array(merge, { minLength: 1, maxLength: 2 }), weight: 1 }),
       // exit_mmap / mmu_notifier_unregister: a low weight, drawn after the others (they draw as before)
-      exit: b.lifetime !== true ? fc.constant(false) : fc.oneof({ arbitrary: fc.constant(false), weight: 7 }, { arbitrary: fc.constant(true), weight: 1 }),
+      exit: b.exit === false ? fc.constant(false) : fc.oneof({ arbitrary: fc.constant(false), weight: 7 }, { arbitrary: fc.constant(true), weight: 1 }),
       unreg: b.lifetime !== true ? fc.constant(false) : fc.oneof({ arbitrary: fc.constant(false), weight: 7 }, { arbitrary: fc.constant(true), weight: 1 }),
       // clear_refs soft-dirty: a low weight, at a drawn place among the cpu thread's operations (drawn last: the other
       // fields draw as before, though the schedule drawn after the scenario changes)
-      softDirty: b.clearRefs !== true ? fc.constant(-1) : fc.oneof({ arbitrary: fc.constant(-1), weight: 7 }, { arbitrary: fc.nat({ max: b.maxOpsPerThread }), weight: 1 }),
+      softDirty: b.clearRefs === false ? fc.constant(-1) : fc.oneof({ arbitrary: fc.constant(-1), weight: 7 }, { arbitrary: fc.nat({ max: b.maxOpsPerThread }), weight: 1 }),
+      // registration while running: a low weight, drawn last (the other fields draw as before)
+      reg: b.register === false ? fc.constant(false) : fc.oneof({ arbitrary: fc.constant(false), weight: 7 }, { arbitrary: fc.constant(true), weight: 1 }),
     })
-    .map(({ cpu: drawn, reclaim: rec, device, oom, thpOrder, mig, ksm, exit, unreg, softDirty }) => {
+    .map(({ cpu: drawn, reclaim: rec, device, oom, thpOrder, mig, ksm, exit, unreg, softDirty, reg }) => {
       const threads: ThreadScenario[] = [];
       const aware: CpuOp[] = thpOrder > 0 ? drawn.filter((o) => THP_AWARE_CPU_OPS.includes(o.op)) : drawn;
       // into a cpu thread that was drawn anyway: a scenario without one stays as it was
@@ -104,7 +113,7 @@ export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitr
       if (cpu.length) threads.push({ kind: 'cpu', ops: cpu });
       if (rec.length) threads.push({ kind: 'reclaim', ops: rec });
       if (oom.length) threads.push({ kind: 'oom', ops: oom });
-      if (device.length) threads.push({ kind: 'device', ops: device });
+      if (device.length) threads.push({ kind: 'device', ops: reg ? [{ op: 'register' as const }, ...device] : device });
       if (mig.length) threads.push({ kind: 'migrate', ops: mig });
       // last, so that the other threads keep their indices (and the schedules drawn for them)
       if (ksm.length && thpOrder === 0) threads.push({ kind: 'ksmd', ops: ksm });

@@ -13,9 +13,9 @@ import { oomReap } from '../kernel/oom_kill';
 import { mprotect } from '../kernel/mprotect';
 import { madviseDontneed, madviseFree } from '../kernel/madvise';
 import { fork } from '../kernel/fork';
-import { mmuIntervalNotifierInsert } from '../kernel/mmu_interval_notifier';
+import { mmuIntervalNotifierInsert, mmuIntervalNotifierRemove } from '../kernel/mmu_interval_notifier';
 import { mmput } from '../kernel/exit';
-import { mmuNotifierUnregister } from '../kernel/mmu_notifier';
+import { mmuNotifierRegister, mmuNotifierUnregister, onHlist } from '../kernel/mmu_notifier';
 import type { MmLifetime } from '../kernel/context';
 import { ksmMerge } from '../kernel/ksm';
 import { clearRefsSoftDirty } from '../kernel/task_mmu';
@@ -66,42 +66,59 @@ function setupApi(m: Machine, era: string, driver: string, mirror: boolean, inde
  * (starts at 2: __mmu_notifier_register v5.7) and active_invalidate_ranges; each subscription's
  * invalidate_seq starts at `subscriptions->invalidate_seq - 1` (__mmu_interval_notifier_insert).
  */
-function buildItree(m: Machine, notifiers: readonly NotifierInstance[], subs: readonly PendingSub[], lateDriver: number): IntervalTree | null {
+function buildItree(m: Machine, notifiers: readonly NotifierInstance[], subs: readonly PendingSub[], dynamic: { driver: number; registers: boolean }): IntervalTree | null {
   if (subs.length === 0) return null;
   const lock = addLock(m, LockKind.Spin, 'subscriptions->lock');
   const invalidateSeq = addCounter(m, 'subscriptions->invalidate_seq', 2);
   const activeRanges = addCounter(m, 'subscriptions->active_invalidate_ranges', 0);
   const list = subs.map((s) => ({ owner: notifiers[s.driver], name: s.name, start: s.start, end: s.end, seq: addCounter(m, `${s.name}->invalidate_seq`, 1) }));
-  if (!subs.some((s) => s.driver === lateDriver)) return { lock, invalidateSeq, activeRanges, subs: list };
-  // the driver registers while the threads run: its subscriptions are not in the tree yet, and the
-  // tree itself exists (has_itree) only if another driver inserted one before
-  const late = list.map((x, i) => (subs[i].driver === lateDriver ? { ...x, inTree: addCounter(m, `${x.name} in itree`, 0), deferred: addCounter(m, `${x.name} on deferred_list`, 0) } : x));
-  const hasItree = addCounter(m, 'subscriptions->has_itree', subs.some((x) => x.driver !== lateDriver) ? 1 : 0);
+  if (!subs.some((s) => s.driver === dynamic.driver)) return { lock, invalidateSeq, activeRanges, subs: list };
+  // the driver inserts (register) or removes (unregister) its subscriptions while the threads run:
+  // each has its in-tree and deferred-list state; if it registers, they are not in the tree yet, and
+  // the tree itself exists (has_itree) only if another driver inserted one before
+  const inTree = dynamic.registers ? 0 : 1;
+  const late = list.map((x, i) => (subs[i].driver === dynamic.driver ? { ...x, inTree: addCounter(m, `${x.name} in itree`, inTree), deferred: addCounter(m, `${x.name} on deferred_list`, 0) } : x));
+  if (!dynamic.registers) return { lock, invalidateSeq, activeRanges, subs: late };
+  const hasItree = addCounter(m, 'subscriptions->has_itree', subs.some((x) => x.driver !== dynamic.driver) ? 1 : 0);
   return { lock, invalidateSeq, activeRanges, subs: late, hasItree };
 }
 
-const REGISTER_LATE = site('mm/mmu_notifier.c', 'mmu_interval_notifier_insert', 'v5.7', "the driver's registration path (ib_umem_odp_get, amdgpu_mn_register, an HMM mirror) inserting its subscriptions");
+const REGISTER_OP = site('device', "the driver's registration path (ib_umem_odp_get, amdgpu_mn_register, kvm_init_mmu_notifier, an HMM mirror)", 'model');
+const UNREGISTER_OP = site('device', "the driver's teardown (mmu_interval_notifier_remove of its subscriptions, mmu_notifier_unregister)", 'model');
 
-/** A device thread's `register`: the driver's interval subscriptions inserted while the mm is live. */
+/** The device driver's interval subscriptions that it inserts or removes while the threads run. */
+function dynamicSubs(kc: KernelContext, n: NotifierInstance): number[] {
+  return kc.itree?.subs.flatMap((s, i) => (s.owner === n && s.inTree !== undefined ? [i] : [])) ?? [];
+}
+
+/**
+ * A device thread's `register`: the driver registers while the mm is live — its hlist notifier
+ * (mmu_notifier_register) and its interval subscriptions (mmu_interval_notifier_insert, v5.5+).
+ */
 function* registerLate(kc: KernelContext, n: NotifierInstance): Gen {
-  const subs = kc.itree?.subs.flatMap((s, i) => (s.owner === n && s.inTree !== undefined ? [i] : [])) ?? [];
-  if (!kc.era.intervalNotifiers || subs.length === 0) {
-    yield* p.note(`register: ${n.def.name} has no interval subscription to insert in ${kc.era.name} (hlist registration while running is not modelled)`, REGISTER_LATE);
-    return;
-  }
-  for (const i of subs) yield* mmuIntervalNotifierInsert(kc, i);
+  yield* p.note(`${n.def.name} registers`, REGISTER_OP);
+  if (onHlist(n)) yield* mmuNotifierRegister(kc, 0, REGISTER_OP);
+  for (const i of dynamicSubs(kc, n)) yield* mmuIntervalNotifierInsert(kc, i);
+}
+
+/** A device thread's `unregister`: its interval subscriptions removed (v5.5+), its hlist notifier unregistered. */
+function* unregisterLate(kc: KernelContext, n: NotifierInstance): Gen {
+  for (const i of dynamicSubs(kc, n)) yield* mmuIntervalNotifierRemove(kc, i);
+  if (onHlist(n)) yield* mmuNotifierUnregister(kc, 0, DRIVER_UNREGISTER);
+  else yield* p.note(`${n.def.name} has no hlist notifier: its interval subscriptions are removed`, UNREGISTER_OP);
 }
 
 /** The device side of a driver: each access goes through its table and faults through the driver on a miss. */
-function* deviceThread(kc: KernelContext, n: NotifierInstance, ops: ThreadScenario['ops'], vmaPages: number, holdsMm: boolean): Gen {
+function* deviceThread(kc: KernelContext, n: NotifierInstance, ops: ThreadScenario['ops'], vmaPages: number, holdsMm: boolean, registersAsUser = false): Gen {
   const table = n.def.device.table(n.state);
   for (const op of ops) {
     if (op.op === 'register') {
       yield* registerLate(kc, n);
+      if (registersAsUser) yield* mmput(kc, vmaPages); // the registering thread's (or reference's) mmput: it may be the last
       continue;
     }
     if (op.op === 'unregister') {
-      yield* mmuNotifierUnregister(kc, 0, DRIVER_UNREGISTER);
+      yield* unregisterLate(kc, n);
       continue;
     }
     if (op.op !== 'access') continue;
@@ -158,6 +175,16 @@ function deviceHoldsMm(notifiers: readonly NotifierInstance[], scenario: Scenari
 }
 
 /**
+ * Whether the device thread registers in a scenario whose task exits, as a user of the mm only for
+ * its registration: the driver registers from a thread of the process (KVM_CREATE_VM, ODP's
+ * ib_umem_get, amdgpu's GEM_USERPTR ioctls) or holds an mm reference (get_task_mm), and
+ * mmu_notifier_register says `BUG_ON(atomic_read(&mm->mm_users) <= 0)` (mm/mmu_notifier.c v4.13).
+ */
+function deviceRegistersAsUser(notifiers: readonly NotifierInstance[], scenario: Scenario): boolean {
+  return !deviceHoldsMm(notifiers, scenario) && scenario.threads.some((t) => t.kind === 'device' && t.ops[0]?.op === 'register') && scenario.threads.some((t) => t.ops.some((o) => o.op === 'exit'));
+}
+
+/**
  * The mm's lifetime objects (kernel/context.ts MmLifetime), only for a scenario that exits or
  * unregisters, created after every driver's objects so that their ids do not move: mm_users (the
  * exiting task, plus a device thread that is a user of the mm), the notifier list with every
@@ -165,11 +192,13 @@ function deviceHoldsMm(notifiers: readonly NotifierInstance[], scenario: Scenari
  * no-callback-after-unregister.
  */
 function buildLifetime(m: Machine, notifiers: readonly NotifierInstance[], scenario: Scenario): MmLifetime | undefined {
-  if (!scenario.threads.some((t) => t.ops.some((o) => o.op === 'exit' || o.op === 'unregister'))) return undefined;
-  const users = scenario.threads.some((t) => t.ops.some((o) => o.op === 'exit')) ? 1 + (deviceHoldsMm(notifiers, scenario) ? 1 : 0) : 1;
+  if (!scenario.threads.some((t) => t.ops.some((o) => o.op === 'exit' || o.op === 'unregister' || o.op === 'register'))) return undefined;
+  // a device that registers while the threads run is not on the list until it does
+  const registers = notifiers.length > 0 && onHlist(notifiers[0]) && scenario.threads.some((t) => t.kind === 'device' && t.ops[0]?.op === 'register');
+  const users = scenario.threads.some((t) => t.ops.some((o) => o.op === 'exit')) ? 1 + (deviceHoldsMm(notifiers, scenario) || deviceRegistersAsUser(notifiers, scenario) ? 1 : 0) : 1;
   return {
     mmUsers: addCounter(m, 'mm->mm_users', users),
-    list: addCounter(m, 'mm->mmu_notifier_mm->list (hashed notifiers, one bit each)', (1 << notifiers.length) - 1),
+    list: addCounter(m, 'mm->mmu_notifier_mm->list (hashed notifiers, one bit each)', ((1 << notifiers.length) - 1) & ~(registers ? 1 : 0)),
     lock: addLock(m, LockKind.Spin, 'mmu_notifier_mm->lock'),
     srcuIdx: addCounter(m, 'srcu: current index', 0),
     srcuReaders: [addCounter(m, 'srcu readers[0]'), addCounter(m, 'srcu readers[1]')],
@@ -188,8 +217,9 @@ export function buildExecution(era: Era, drivers: readonly NotifierDefinition<an
   const subs: PendingSub[] = [];
   const notifiers: NotifierInstance[] = drivers.map((def, i) => ({ def, state: def.setup(setupApi(m, era.name, def.name, def.contract === 'mirror', i, subs)) }));
   m.hasNotifiers = notifiers.length > 0;
-  const lateDriver = scenario.threads.some((t) => t.kind === 'device' && t.ops[0]?.op === 'register') ? 0 : -1;
-  const itree = buildItree(m, notifiers, subs, lateDriver);
+  const registers = scenario.threads.some((t) => t.kind === 'device' && t.ops[0]?.op === 'register');
+  const unregisters = scenario.threads.some((t) => t.kind === 'device' && t.ops.some((o) => o.op === 'unregister'));
+  const itree = buildItree(m, notifiers, subs, { driver: registers || unregisters ? 0 : -1, registers });
   // VM_SOFTDIRTY of the VMA (mmap_region: vma->vm_flags |= VM_SOFTDIRTY), only when clear_refs reads it,
   // after every driver's objects so that their ids do not move
   const vmSoftdirty = scenario.threads.some((t) => t.ops.some((o) => o.op === 'clearRefs')) ? addCounter(m, 'VM_SOFTDIRTY', 1) : -1;
@@ -215,7 +245,7 @@ export function buildExecution(era: Era, drivers: readonly NotifierDefinition<an
             ? ksmdThread(kc, t.ops)
           : t.kind === 'oom'
             ? oomThread(kc, t.ops, nPages)
-            : deviceThread(kc, notifiers[0], t.ops, nPages, lifetime !== undefined && deviceHoldsMm(notifiers, scenario));
+            : deviceThread(kc, notifiers[0], t.ops, nPages, lifetime !== undefined && deviceHoldsMm(notifiers, scenario), lifetime !== undefined && deviceRegistersAsUser(notifiers, scenario));
     return { name, body };
   });
   return { machine: m, threads, kc };

@@ -3,8 +3,9 @@
  * drawn"). Every operation's call site is listed with the release that introduced it; a drawn
  * scenario is reduced to the operations its era has before it runs.
  *
- * Every call site modelled so far predates v4.10, the oldest modelled era, so today the reduction
- * removes an operation only where the model does not have the era's form of it (`modelledFrom`).
+ * Every call site modelled so far predates v4.10, the oldest modelled era, and the model has each
+ * one's form in every modelled era, so today the reduction removes nothing; `modelledFrom` says
+ * where a call site's form is not (yet) modelled for older eras.
  */
 import { ERAS } from '../eras';
 import type { Era } from '../eras/era';
@@ -28,10 +29,16 @@ export const OP_AVAILABILITY: Readonly<Record<string, OpAvailability>> = {
   'cpu:mprotect': { introduced: 'v2.6', source: 'mm/mprotect.c change_protection' },
   'cpu:dontneed': { introduced: 'v2.6', source: 'mm/madvise.c madvise_dontneed' },
   'cpu:fork': { introduced: 'v2.6', source: 'mm/memory.c copy_page_range' },
-  'cpu:lazyfree': { introduced: 'v4.5', source: 'mm/madvise.c madvise_free (854e9ed09ded "mm: support madvise(MADV_FREE)")', modelledFrom: 'v4.12' },
+  'cpu:lazyfree': { introduced: 'v4.5', source: 'mm/madvise.c madvise_free (854e9ed09ded "mm: support madvise(MADV_FREE)")' },
   'reclaim:reclaim': { introduced: 'v2.6', source: 'mm/vmscan.c shrink_page_list' },
   'oom:reap': { introduced: 'v4.6', source: 'mm/oom_kill.c oom_reaper (aac453635549 "mm, oom: introduce oom reaper")' },
+  'cpu:clearRefs': { introduced: 'v3.11', source: 'fs/proc/task_mmu.c clear_refs_write CLEAR_REFS_SOFT_DIRTY (0f8975ec4db2 "mm: soft-dirty bits for user memory changes tracking")' },
+  'cpu:exit': { introduced: 'v2.6.27', source: 'mm/mmap.c exit_mmap → mmu_notifier_release (cddb8a5c14aa "mmu-notifiers: core")' },
+  'migrate:migrate': { introduced: 'v2.6.16', source: 'mm/migrate.c migrate_pages' },
+  'ksmd:merge': { introduced: 'v2.6.32', source: 'mm/ksm.c (f8af4da3b4c1 "ksm: the mm interface to ksm")' },
   'device:access': { introduced: 'v2.6.27', source: 'mm/mmu_notifier.c (cddb8a5c14aa "mmu-notifiers: core")' },
+  'device:register': { introduced: 'v2.6.27', source: 'mm/mmu_notifier.c mmu_notifier_register; mmu_interval_notifier_insert from v5.5 (99cb252f5e68)' },
+  'device:unregister': { introduced: 'v2.6.27', source: 'mm/mmu_notifier.c mmu_notifier_unregister; mmu_interval_notifier_remove from v5.5' },
 };
 
 /** Whether `era` has the operation `op` of a `kind` thread, as far as the model goes. */

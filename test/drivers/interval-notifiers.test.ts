@@ -48,9 +48,12 @@ function mutant(def: NotifierDefinition<any>, what: Mutation): NotifierDefinitio
   };
 }
 
-// nouveau is checked without the OOM reaper, whose verdict on it is the itree leak tested below
+// nouveau is checked without the OOM reaper, whose verdict on it is the itree leak tested below,
+// and without exit: it has no ->release (nouveau_svm.c v5.7, v6.8; it tears its SVM down when the DRM
+// file closes, after exit_mm), so exit_mmap frees pages its GPU page table still maps (a model finding,
+// its matrix cells are uncertain)
 const MIRRORS = ['ib-umem-odp', 'amdgpu-userptr', 'nouveau-svm'];
-const bounds = (name: string) => (name === 'nouveau-svm' ? { ...DEFAULT_BOUNDS, oom: false } : DEFAULT_BOUNDS);
+const bounds = (name: string) => (name === 'nouveau-svm' ? { ...DEFAULT_BOUNDS, oom: false, exit: false } : DEFAULT_BOUNDS);
 
 describe('the interval-notifier drivers are caught when their protocol is broken, and pass when it is not', () => {
   const cases = MIRRORS.flatMap((name) => ERAS.map((kernel) => [name, kernel] as const));
@@ -59,7 +62,9 @@ describe('the interval-notifier drivers are caught when their protocol is broken
     const ok = check({ kernel, notifier: def, runs, seed, bounds: bounds(name), invariants: DRIVER_INVARIANTS });
     expect(ok.verdict.kind).toBe('pass');
     for (const what of ['no-set-seq', 'no-read-retry'] as const) {
-      const bad = check({ kernel, notifier: mutant(def, what), runs, seed, bounds: bounds(name), invariants: DRIVER_INVARIANTS });
+      // four times the matrix budget: with every call site drawn, nouveau's no-read-retry mutant
+      // needs about 2,000 executions (over seeds 1–8 on v6.6: 347 to 5,012, shrinking included)
+      const bad = check({ kernel, notifier: mutant(def, what), runs: runs * 4, seed, bounds: bounds(name), invariants: DRIVER_INVARIANTS });
       expect(['no-secondary-maps-freed-page', 'secondary-follows-primary'], `${name} ${what}`).toContain(bad.verdict.kind === 'violation' ? bad.verdict.invariant : bad.verdict.kind);
       expect(bad.counterexample!.result.preemptions.length).toBeLessThanOrEqual(3);
     }

@@ -84,3 +84,36 @@ describe.sequential('register while running: mmu_interval_notifier_insert and th
     expect(() => decodeToken(encodeToken({ ...c, scenario: { threads: [{ kind: 'device', ops: [{ op: 'access', page: 0, write: false }, { op: 'register' }] }] } }))).toThrow(/register must be the first operation/);
   });
 });
+
+/**
+ * The hlist form: mmu_notifier_register while the mm is live (KVM's kvm_init_mmu_notifier, ODP's
+ * first MR). mm_take_all_locks excludes every bracket in flight (reclaim and migration hold the
+ * anon_vma rwsem across theirs, the syscalls mmap_sem), so a notifier never sees an end without its
+ * start, nor misses an invalidation once registered.
+ */
+describe('register while running: mmu_notifier_register', () => {
+  const KVM_REGISTERS: Scenario = {
+    threads: [
+      { kind: 'cpu', ops: [{ op: 'access', page: 0, write: true }] },
+      { kind: 'reclaim', ops: [{ op: 'reclaim', page: 0 }] },
+      { kind: 'device', ops: [{ op: 'register' }, { op: 'access', page: 0, write: true }] },
+    ],
+  };
+  for (const kernel of ['v4.13', 'v5.5', 'v6.6']) {
+    it(`${kernel}: kvm registering beside reclaim passes every schedule within 2 preemptions; kvm-no-retry is caught`, () => {
+      const ok = explore({ kernel, driver: 'kvm', scenario: KVM_REGISTERS, maxPreemptions: 2 });
+      expect(ok.verdict.kind).toBe('pass');
+      expect(ok.complete).toBe(true);
+      expect(explore({ kernel, driver: 'kvm-no-retry', scenario: KVM_REGISTERS, maxPreemptions: 2 }).verdict.kind).toBe('violation');
+    });
+  }
+
+  it('before it registers, kvm hears of nothing; the register step takes mmap_sem and the anon_vma lock for write', () => {
+    const c: Case = { kernel: 'v4.13', driver: 'kvm', scenario: KVM_REGISTERS, preemptions: [], maxSteps: 2000 };
+    const text = labels(c);
+    const reg = text.findIndex((l) => l.startsWith('mmu_notifier_register('));
+    expect(reg).toBeGreaterThan(0);
+    expect(text.slice(0, reg).some((l) => l.includes('-> kvm'))).toBe(false);
+    expect(text.slice(reg, reg + 4)).toEqual(expect.arrayContaining(['down_write(mmap_sem)', 'down_write(anon_vma->rwsem)']));
+  });
+});
