@@ -7,6 +7,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'properties/**/*.test.ts'],
     testTimeout: 120_000,
+    isolate: false,
     reporters: ['default'],
   },
 });

