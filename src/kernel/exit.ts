@@ -13,6 +13,7 @@ import { ModelError } from '../runtime/errors';
 import type { KernelContext } from './context';
 import { tlbFinishMmu, unmapPageRange } from './memory';
 import { MMAP_SEM } from './mm';
+import { vmaRuns } from './mmap';
 import { PAGE_SIZE, VMA_BASE } from '../runtime/machine';
 import { type UnregisterOptions, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, mmuNotifierRelease } from './mmu_notifier';
 
@@ -27,18 +28,6 @@ const FREE_PGTABLES = site('mm/memory.c', 'free_pgtables', 'v4.13', 'page-table 
 const REMOVE_VMA = site('mm/mmap.c', 'remove_vma', 'v4.13');
 const OOM_FENCE = site('mm/mmap.c', 'exit_mmap: set_bit(MMF_OOM_SKIP); down_write(&mm->mmap_sem); up_write(&mm->mmap_sem)', 'v4.19');
 const OOM_REAP = site('mm/mmap.c', 'exit_mmap: if (unlikely(mm_is_oom_victim(mm))) __oom_reap_task_mm(mm)', 'v4.19');
-
-/** The VMAs as runs of consecutive pages (`for (vma = mm->mmap; vma; vma = vma->vm_next)`). */
-function* vmas(nPages: number, at: typeof MMPUT): Gen<[number, number][]> {
-  const runs: [number, number][] = [];
-  for (let v = 0; v < nPages; v++) {
-    if (!(yield* p.vmaLookup(v, at))) continue;
-    const last = runs[runs.length - 1];
-    if (last && last[0] + last[1] === v) last[1]++;
-    else runs.push([v, 1]);
-  }
-  return runs;
-}
 
 /**
  * `mmput(mm)`: drops one mm_users reference; the last one runs `__mmput()` → `exit_mmap()` in the
@@ -78,7 +67,7 @@ export function* exitMmap(kc: KernelContext, nPages: number, opts: UnregisterOpt
     yield* p.upWrite(MMAP_SEM, OOM_FENCE);
   }
   if (mode === 'mmap-lock') yield* p.downRead(MMAP_SEM, at);
-  const runs = yield* vmas(nPages, at);
+  const runs = yield* vmaRuns(nPages, at);
   const batch: PageRef[] = [];
   if (runs.length > 0) {
     // mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, vma, mm, 0, -1) (unmap_vmas v5.7): the

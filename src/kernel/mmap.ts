@@ -3,7 +3,7 @@
  */
 import * as p from '../runtime/primitives';
 import type { Gen } from '../runtime/primitives';
-import { site } from '../runtime/site';
+import { site, type Site } from '../runtime/site';
 import type { KernelContext } from './context';
 import { unmapRange } from './memory';
 import { vmaAdjustTransHuge } from './huge_memory';
@@ -24,4 +24,19 @@ export function* vmMunmap(kc: KernelContext, vpn: number, n: number): Gen {
   yield* p.vmaDetach(vpn, n, DO_MUNMAP);
   yield* unmapRange(kc, vpn, n);
   yield* p.upWrite(MMAP_SEM, VM_MUNMAP);
+}
+
+/**
+ * The VMAs as runs of consecutive pages (`for (vma = mm->mmap; vma; vma = vma->vm_next)`), each
+ * `[first vpn, pages]`: the modelled VMA less what munmap detached.
+ */
+export function* vmaRuns(nPages: number, at: Site): Gen<[number, number][]> {
+  const runs: [number, number][] = [];
+  for (let v = 0; v < nPages; v++) {
+    if (!(yield* p.vmaLookup(v, at))) continue;
+    const last = runs[runs.length - 1];
+    if (last && last[0] + last[1] === v) last[1]++;
+    else runs.push([v, 1]);
+  }
+  return runs;
 }

@@ -10,6 +10,7 @@ import { site } from '../runtime/site';
 import type { KernelContext } from './context';
 import { tlbFinishMmu, unmapPageRange } from './memory';
 import { MMAP_SEM } from './mm';
+import { vmaRuns } from './mmap';
 import { invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange } from './mmu_notifier';
 
 /** `#define MAX_OOM_REAP_RETRIES 10` */
@@ -21,18 +22,6 @@ const SITES = {
   'nonblock-start': site('mm/oom_kill.c', '__oom_reap_task_mm', 'v4.19'),
 } as const;
 const RETRY = site('mm/oom_kill.c', 'oom_reap_task', 'v4.13');
-
-/** The VMAs as runs of consecutive pages still mapped (`for (vma = mm->mmap; vma; vma = vma->vm_next)`). */
-function* vmas(at: typeof RETRY, nPages: number): Gen<[number, number][]> {
-  const runs: [number, number][] = [];
-  for (let v = 0; v < nPages; v++) {
-    if (!(yield* p.vmaLookup(v, at))) continue;
-    const last = runs[runs.length - 1];
-    if (last && last[0] + last[1] === v) last[1]++;
-    else runs.push([v, 1]);
-  }
-  return runs;
-}
 
 /**
  * oom_reap_task(): retry `down_read_trylock(&mm->mmap_sem)` up to MAX_OOM_REAP_RETRIES times
@@ -57,7 +46,7 @@ export function* oomReap(kc: KernelContext, nPages: number): Gen {
     yield* p.upRead(MMAP_SEM, at);
     return;
   }
-  for (const [vpn, n] of yield* vmas(at, nPages)) {
+  for (const [vpn, n] of yield* vmaRuns(nPages, at)) {
     const start = addressOf(vpn);
     // mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, vma, mm, start, end) (v5.7), non-blockable
     const range = mmuNotifierRange(kc, 'MMU_NOTIFY_UNMAP', start, start + n * PAGE_SIZE, false);

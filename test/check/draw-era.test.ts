@@ -1,17 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { check } from '../../src/check/fuzz';
-import { run, type Io } from '../../src/cli/main';
+import { cli } from '../cli/in-process';
 import { eraByName } from '../../src/eras';
 import { eraHasOp, scenarioForEra } from '../../src/scenario/era-ops';
 import type { Scenario } from '../../src/scenario/scenario';
 
-function cli(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (t) => out.push(t), err: (t) => err.push(t) };
-  const code = run(argv, io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 describe('the era drawn with the scenario (issue #3 item 5)', () => {
   it('one campaign over v4.10, v4.12 and aac2fea9 finds the sleep under the PTL, on v4.12 or aac2fea9 and never on v4.10', () => {
