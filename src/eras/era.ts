@@ -130,6 +130,16 @@ export interface Era {
    */
   readonly ksmClearFlushNotify: boolean;
   /**
+   * page_mkclean_one (mm/rmap.c) in the `bracket` form calls `mmu_notifier_invalidate_range(cstart,
+   * cend)` under the PTL after set_pte_at (v4.13.19 [V]); `false`: "No need to call
+   * mmu_notifier_invalidate_range() as we are downgrading page table protection not changing it to
+   * point to a new page", ->invalidate_range only from range_end (0f10851ea475 [U id]; read in
+   * v4.15 (sndrzt mirror), v5.7.14 [V]). From v6.6 ptep_clear_flush → flush_tlb_page calls
+   * ->arch_invalidate_secondary_tlbs whatever this says (mm/rmap.c page_vma_mkclean_one v6.8).
+   * Not read by the ≤ v4.12 forms (they call invalidate_page).
+   */
+  readonly mkcleanInvalidateRange: boolean;
+  /**
    * do_wp_page (mm/memory.c) on a PageKsm page: `false`, never reused, always copied (v4.10.17 …
    * v5.0.1 `PageAnon(page) && !PageKsm(page)`; v6.8 `folio_test_ksm(folio)` in
    * wp_can_reuse_anon_folio [V]); `true`, reuse_ksm_page() when the page is not in the swap cache and

@@ -26,6 +26,8 @@ const era: Era = {
   thpMigration: 'split',
   // mm/ksm.c write_protect_page, replace_page v4.13.19: ptep_clear_flush_notify
   ksmClearFlushNotify: true,
+  // mm/rmap.c page_mkclean_one v4.13.19: mmu_notifier_invalidate_range(vma->vm_mm, cstart, cend) under the PTL
+  mkcleanInvalidateRange: true,
   // mm/memory.c do_wp_page v4.13.19: if (PageAnon(vmf->page) && !PageKsm(vmf->page)) … reuse
   ksmPageReuse: false,
   // mm/mmap.c exit_mmap v4.13.19: mmu_notifier_release, unmap_vmas, free_pgtables, tlb_finish_mmu, remove_vma; no lock

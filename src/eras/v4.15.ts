@@ -20,4 +20,6 @@ export const v4_15 = deriveEra(v4_13, {
   thpMigration: 'whole',
   // mm/ksm.c write_protect_page, replace_page v4.15.18: ptep_clear_flush + set_pte_at_notify, ->invalidate_range at range_end
   ksmClearFlushNotify: false,
+  // mm/rmap.c page_mkclean_one v4.15: "No need to call mmu_notifier_invalidate_range()" (range_end does it)
+  mkcleanInvalidateRange: false,
 });

@@ -2,6 +2,7 @@ import type { Era } from '../eras/era';
 import type { KernelApi } from '../notifier/kernel-api';
 import type { NotifierInstance } from '../notifier/definition';
 import type { CounterId, LockId } from '../runtime/primitives';
+import type { FileMapping } from './writeback';
 
 /** One `struct mmu_interval_notifier` in the mm's interval tree. */
 export interface IntervalSubscription {
@@ -86,4 +87,10 @@ export interface KernelContext {
   readonly ksm?: boolean;
   /** The mm's lifetime objects when the scenario can exit or unregister (see {@link MmLifetime}); absent otherwise. */
   readonly lifetime?: MmLifetime;
+  /**
+   * The scenario's `file`: the VMA is a MAP_SHARED mapping of a file, its pages page-cache pages
+   * (src/kernel/writeback.ts). Absent: the anonymous private VMA, whose executions run exactly the
+   * steps they did before.
+   */
+  readonly file?: FileMapping;
 }

@@ -15,6 +15,7 @@ import { PTL } from './mm';
 import { changePte, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
 import { pageCount } from '../runtime/huge-primitives';
 import { hugePmdFault, zapPmdRange } from './huge_memory';
+import { doFileFault, wpPageShared } from './writeback';
 
 const HANDLE = site('mm/memory.c', 'handle_pte_fault', 'v4.13');
 const ANON = site('mm/memory.c', 'do_anonymous_page', 'v4.13');
@@ -28,6 +29,7 @@ const UNMAP_VMAS = site('mm/memory.c', 'unmap_vmas', 'v4.13');
 const FLUSH_ONLY = site('mm/memory.c', 'tlb_finish_mmu → tlb_flush_mmu_tlbonly', 'v4.13');
 const FLUSH_FREE = site('mm/memory.c', 'tlb_flush_mmu_free', 'v4.13');
 const FLUSH_TLB_MM_RANGE = site('arch/x86/mm/tlb.c', 'flush_tlb_mm_range', 'v6.8');
+const ZAP_FILE_DIRTY = site('mm/memory.c', 'zap_pte_range: !PageAnon(page) && pte_dirty(ptent): set_page_dirty(page)', 'v4.13');
 const FREE_SWAP = site('mm/swapfile.c', 'free_swap_and_cache', 'v4.13');
 const UNSTABLE = site('mm/memory.c', 'handle_pte_fault: pmd_devmap_trans_unstable(vmf->pmd): return 0', 'v4.13');
 const MIGRATION_WAIT = site('mm/migrate.c', '__migration_entry_wait', 'v4.13', 'wait_on_page_locked is modelled as lock_page + unlock_page');
@@ -47,7 +49,7 @@ export function* handleMmFault(kc: KernelContext, vpn: number, write: boolean, c
   if (kc.thpOrder && (yield* hugePmdFault(kc, vpn, write)) === 'done') return true;
   // vmf->orig_pte = *vmf->pte, read without the PTL
   const orig = yield* p.pteRead(vpn, HANDLE);
-  if (orig === null) return yield* doAnonymousPage(vpn, write);
+  if (orig === null) return kc.file ? yield* doFileFault(kc, vpn, write) : yield* doAnonymousPage(vpn, write);
   if (orig.huge) {
     yield* p.note('a huge PMD appeared meanwhile: retry the access', UNSTABLE);
     return true;
@@ -115,6 +117,8 @@ function* doAnonymousPage(vpn: number, write: boolean): Gen<boolean> {
  * page mapped once is reused (wp_page_reuse: the model has one mm, so reuse_swap_page() succeeds).
  */
 function* doWpPage(kc: KernelContext, vpn: number, orig: Pte): Gen<boolean> {
+  // the shared file VMA (VM_WRITE|VM_SHARED, !PageAnon): wp_page_shared, no copy (writeback.ts)
+  if (kc.file) return yield* wpPageShared(vpn, orig);
   if (orig.pfn === ZERO_PFN) {
     // vm_normal_page() is NULL for the zero page: pte_unmap_unlock(); return wp_page_copy(vmf)
     yield* p.spinUnlock(PTL, WP);
@@ -221,7 +225,7 @@ function* doSwapPage(vpn: number, write: boolean, orig: Pte): Gen<boolean> {
  * the batch); swap entries release their swap-cache page (free_swap_and_cache). The batch never
  * fills with the modelled sizes, so force_flush is not reached and no page is freed here.
  */
-export function* zapPteRange(vpn: number, n: number, batch: PageRef[]): Gen {
+export function* zapPteRange(vpn: number, n: number, batch: PageRef[], file = false): Gen {
   yield* p.spinLock(PTL, ZAP);
   for (let v = vpn; v < vpn + n; v++) {
     const old = yield* p.pteClear(v, false, true, ZAP);
@@ -234,6 +238,10 @@ export function* zapPteRange(vpn: number, n: number, batch: PageRef[]): Gen {
       continue;
     }
     if (old.pfn === ZERO_PFN) continue; // vm_normal_page() == NULL
+    // !PageAnon(page) (the shared file VMA): if (pte_dirty(ptent)) { force_flush = 1; set_page_dirty(page); }
+    // (mm/memory.c zap_pte_range v4.10.17, v4.13.19; v6.8 folio_mark_dirty). The early
+    // tlb_flush_mmu_tlbonly under the PTL that force_flush causes is not modelled [simplification]
+    if (file && old.dirty) yield* p.setPageDirty(page, ZAP_FILE_DIRTY);
     batch.push(page);
   }
   yield* p.spinUnlock(PTL, ZAP);
@@ -273,5 +281,5 @@ export function* unmapRange(kc: KernelContext, vpn: number, n: number, event: Mm
  */
 export function* unmapPageRange(kc: KernelContext, vpn: number, n: number, batch: PageRef[]): Gen {
   if (kc.thpOrder) yield* zapPmdRange(kc, vpn, n, batch, zapPteRange);
-  else yield* zapPteRange(vpn, n, batch);
+  else yield* zapPteRange(vpn, n, batch, kc.file !== undefined);
 }

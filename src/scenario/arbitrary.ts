@@ -49,6 +49,13 @@ export interface ScenarioBounds {
    * device thread (default true).
    */
   readonly register?: boolean;
+  /**
+   * Whether a MAP_SHARED file VMA with a writeback thread (write_cache_pages → page_mkclean,
+   * src/kernel/writeback.ts) may be drawn, in an eighth of the scenarios (default false: drawn only
+   * on request). Such a scenario keeps only what the model has for a shared file VMA: its cpu
+   * accesses, munmap and MADV_DONTNEED, the device thread, no THP.
+   */
+  readonly file?: boolean;
 }
 
 export const DEFAULT_BOUNDS: ScenarioBounds = { pages: 4, maxOpsPerThread: 3, oom: true, thp: true };
@@ -104,8 +111,19 @@ export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitr
       softDirty: b.clearRefs === false ? fc.constant(-1) : fc.oneof({ arbitrary: fc.constant(-1), weight: 7 }, { arbitrary: fc.nat({ max: b.maxOpsPerThread }), weight: 1 }),
       // registration while running: a low weight, drawn last (the other fields draw as before)
       reg: b.register === false ? fc.constant(false) : fc.oneof({ arbitrary: fc.constant(false), weight: 7 }, { arbitrary: fc.constant(true), weight: 1 }),
+      // a shared file VMA with writeback: only on request, drawn last (the other fields draw as before)
+      wb: b.file !== true ? fc.constant([]) : fc.oneof({ arbitrary: fc.constant([]), weight: 7 }, { arbitrary: fc.array(fc.record({ op: fc.constant('writeback' as const), page }), { minLength: 1, maxLength: 2 }), weight: 1 }),
     })
-    .map(({ cpu: drawn, reclaim: rec, device, oom, thpOrder, mig, ksm, exit, unreg, softDirty, reg }) => {
+    .map(({ cpu: drawn, reclaim: rec, device, oom, thpOrder, mig, ksm, exit, unreg, softDirty, reg, wb }) => {
+      if (wb.length) {
+        // the shared file VMA: what the model has for it (scenario.ts validateScenario), plus the writeback thread
+        const fileCpu: CpuOp[] = [...drawn.filter((o) => o.op === 'access' || o.op === 'munmap' || o.op === 'dontneed'), ...(exit ? [{ op: 'exit' as const }] : [])];
+        const fileThreads: ThreadScenario[] = [];
+        if (fileCpu.length) fileThreads.push({ kind: 'cpu', ops: fileCpu });
+        if (device.length) fileThreads.push({ kind: 'device', ops: device });
+        fileThreads.push({ kind: 'writeback', ops: wb });
+        return { threads: fileThreads, file: true };
+      }
       const threads: ThreadScenario[] = [];
       const aware: CpuOp[] = thpOrder > 0 ? drawn.filter((o) => THP_AWARE_CPU_OPS.includes(o.op)) : drawn;
       // into a cpu thread that was drawn anyway: a scenario without one stays as it was

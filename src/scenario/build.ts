@@ -19,6 +19,7 @@ import { mmuNotifierRegister, mmuNotifierUnregister, onHlist } from '../kernel/m
 import type { MmLifetime } from '../kernel/context';
 import { ksmMerge } from '../kernel/ksm';
 import { clearRefsSoftDirty } from '../kernel/task_mmu';
+import { writebackPage, type FileMapping } from '../kernel/writeback';
 import type { NotifierDefinition, NotifierInstance, SetupApi } from '../notifier/definition';
 import { kernelApi } from '../notifier/kernel-api';
 import { ModelError } from '../runtime/errors';
@@ -165,6 +166,28 @@ function* ksmdThread(kc: KernelContext, ops: ThreadScenario['ops']): Gen {
   for (const op of ops) if (op.op === 'merge') yield* ksmMerge(kc, op.page, op.with);
 }
 
+/** The flusher writing back file pages (src/kernel/writeback.ts), only with the scenario's `file`. */
+function* writebackThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages: number): Gen {
+  for (const op of ops) if (op.op === 'writeback') yield* writebackPage(kc, op.page, vmaPages);
+}
+
+/**
+ * The shared file mapping's objects (the scenario's `file`), created after every other object so
+ * that no other id moves: i_mmap_rwsem, the page-cache tree_lock, and per file page its page-cache
+ * slot (pfn + 1, generation).
+ */
+function buildFile(m: Machine, nPages: number): FileMapping {
+  const iMmapRwsem = addLock(m, LockKind.RwSem, 'mapping->i_mmap_rwsem');
+  const treeLock = addLock(m, LockKind.Spin, 'mapping->tree_lock');
+  const cachePfn: number[] = [];
+  const cacheGen: number[] = [];
+  for (let i = 0; i < nPages; i++) {
+    cachePfn.push(addCounter(m, `page cache[${i}]: pfn + 1`));
+    cacheGen.push(addCounter(m, `page cache[${i}]: generation`));
+  }
+  return { iMmapRwsem, treeLock, cachePfn, cacheGen };
+}
+
 function* reclaimThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages: number): Gen {
   for (const op of ops) if (op.op === 'reclaim') yield* shrinkPage(kc, op.page, vmaPages);
 }
@@ -224,7 +247,8 @@ export function buildExecution(era: Era, drivers: readonly NotifierDefinition<an
   // after every driver's objects so that their ids do not move
   const vmSoftdirty = scenario.threads.some((t) => t.ops.some((o) => o.op === 'clearRefs')) ? addCounter(m, 'VM_SOFTDIRTY', 1) : -1;
   const lifetime = buildLifetime(m, notifiers, scenario);
-  const kc = { era, notifiers, itree, thpOrder, ...(lifetime ? { lifetime } : {}) } as { era: Era; notifiers: NotifierInstance[]; itree: IntervalTree | null; k: KernelContext['k']; thpOrder: number; lifetime?: MmLifetime };
+  const file = scenario.file ? buildFile(m, nPages) : undefined;
+  const kc = { era, notifiers, itree, thpOrder, ...(lifetime ? { lifetime } : {}), ...(file ? { file } : {}) } as { era: Era; notifiers: NotifierInstance[]; itree: IntervalTree | null; k: KernelContext['k']; thpOrder: number; lifetime?: MmLifetime; file?: FileMapping };
   kc.k = kernelApi(kc);
   // PageKsm is read by do_wp_page only when a ksmd thread can make one (KernelContext.ksm)
   if (scenario.threads.some((t) => t.kind === 'ksmd')) (kc as { ksm?: boolean }).ksm = true;
@@ -243,6 +267,8 @@ export function buildExecution(era: Era, drivers: readonly NotifierDefinition<an
             ? migrateThread(kc, t.ops, nPages)
           : t.kind === 'ksmd'
             ? ksmdThread(kc, t.ops)
+          : t.kind === 'writeback'
+            ? writebackThread(kc, t.ops, nPages)
           : t.kind === 'oom'
             ? oomThread(kc, t.ops, nPages)
             : deviceThread(kc, notifiers[0], t.ops, nPages, lifetime !== undefined && deviceHoldsMm(notifiers, scenario), lifetime !== undefined && deviceRegistersAsUser(notifiers, scenario));

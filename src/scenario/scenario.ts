@@ -93,6 +93,14 @@ export interface Register {
 export interface Unregister {
   readonly op: 'unregister';
 }
+/**
+ * Writeback of the file page at `page` (a `writeback` thread, only with the scenario's `file`):
+ * write_cache_pages → clear_page_dirty_for_io → page_mkclean (src/kernel/writeback.ts).
+ */
+export interface Writeback {
+  readonly op: 'writeback';
+  readonly page: number;
+}
 /** A device access through the secondary MMU, faulting through the driver on a miss. */
 export interface DeviceAccess {
   readonly op: 'access';
@@ -108,7 +116,8 @@ export type ThreadScenario =
   | { readonly kind: 'device'; readonly ops: readonly (DeviceAccess | Register | Unregister)[] }
   | { readonly kind: 'oom'; readonly ops: readonly OomReap[] }
   | { readonly kind: 'migrate'; readonly ops: readonly Migrate[] }
-  | { readonly kind: 'ksmd'; readonly ops: readonly KsmMerge[] };
+  | { readonly kind: 'ksmd'; readonly ops: readonly KsmMerge[] }
+  | { readonly kind: 'writeback'; readonly ops: readonly Writeback[] };
 
 export interface Scenario {
   readonly threads: readonly ThreadScenario[];
@@ -120,6 +129,13 @@ export interface Scenario {
   readonly thp?: boolean;
   /** HPAGE_PMD_ORDER with `thp` (1 to MAX_THP_ORDER; default 1: two subpages, small state spaces). */
   readonly thpOrder?: number;
+  /**
+   * The VMA is a MAP_SHARED mapping of a file (offset 0) whose pages are page-cache pages
+   * (src/kernel/writeback.ts); `writeback` threads need it. Only the operations the model has for a
+   * shared file VMA are allowed with it (cpu access, munmap, dontneed, exit; device; writeback).
+   * Absent: the anonymous private VMA.
+   */
+  readonly file?: boolean;
 }
 
 /** The largest THP order a scenario may ask for: 2^3 pages fill MAX_PAGES. */
@@ -177,6 +193,8 @@ function opText(kind: ThreadScenario['kind'], op: ThreadScenario['ops'][number])
       return `migrate(${op.page})`;
     case 'merge':
       return `merge(${op.page}, ${op.with})`;
+    case 'writeback':
+      return `writeback(${op.page})`;
   }
   void kind;
 }
@@ -184,7 +202,8 @@ function opText(kind: ThreadScenario['kind'], op: ThreadScenario['ops'][number])
 /** `cpu: write(0) munmap(0, 1) | device: write(0)` */
 export function scenarioText(s: Scenario): string {
   const thp = s.thp ? `[thp order ${scenarioThpOrder(s)}] ` : '';
-  return thp + s.threads.map((t) => `${t.kind}: ${t.ops.map((o) => opText(t.kind, o)).join(' ')}`).join(' | ');
+  const file = s.file ? '[file] ' : '';
+  return thp + file + s.threads.map((t) => `${t.kind}: ${t.ops.map((o) => opText(t.kind, o)).join(' ')}`).join(' | ');
 }
 
 /** Checks a scenario that came from outside (a replay token, a file): throws UsageError naming the problem. */
@@ -197,10 +216,10 @@ export function validateScenario(x: unknown): Scenario {
   if (threads.length === 0 || threads.length > 8) bad('1 to 8 threads');
   const page = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) < MAX_PAGES;
   for (const t of threads) {
-    if (!['cpu', 'reclaim', 'device', 'oom', 'migrate', 'ksmd'].includes(t?.kind)) bad(`unknown thread kind '${String(t?.kind)}'`);
+    if (!['cpu', 'reclaim', 'device', 'oom', 'migrate', 'ksmd', 'writeback'].includes(t?.kind)) bad(`unknown thread kind '${String(t?.kind)}'`);
     if (!Array.isArray(t.ops) || t.ops.length > 16) bad('ops must be an array of at most 16 operations');
     for (const op of t.ops as unknown as readonly Record<string, unknown>[]) {
-      const allowed = t.kind === 'cpu' ? ['access', 'munmap', 'mprotect', 'dontneed', 'lazyfree', 'fork', 'clearRefs', 'exit'] : t.kind === 'reclaim' ? ['reclaim'] : t.kind === 'migrate' ? ['migrate'] : t.kind === 'ksmd' ? ['merge'] : t.kind === 'oom' ? ['reap'] : ['access', 'register', 'unregister'];
+      const allowed = t.kind === 'cpu' ? ['access', 'munmap', 'mprotect', 'dontneed', 'lazyfree', 'fork', 'clearRefs', 'exit'] : t.kind === 'reclaim' ? ['reclaim'] : t.kind === 'migrate' ? ['migrate'] : t.kind === 'ksmd' ? ['merge'] : t.kind === 'writeback' ? ['writeback'] : t.kind === 'oom' ? ['reap'] : ['access', 'register', 'unregister'];
       if (op.op !== 'reap' && op.op !== 'fork' && op.op !== 'clearRefs' && op.op !== 'exit' && op.op !== 'unregister' && op.op !== 'register' && !page(op.page)) bad(`page must be an integer in [0, ${MAX_PAGES})`);
       if (op.op === 'mprotect' && typeof op.writable !== 'boolean') bad('mprotect needs writable: boolean');
       if (!allowed.includes(op.op as string)) bad(`operation '${String(op.op)}' is not one a ${t.kind} thread does`);
@@ -225,6 +244,20 @@ export function validateScenario(x: unknown): Scenario {
   if (thp !== undefined && typeof thp !== 'boolean') bad('thp must be a boolean');
   if (thpOrder !== undefined && !(thp === true && Number.isInteger(thpOrder) && thpOrder >= 1 && thpOrder <= MAX_THP_ORDER)) {
     bad(`thpOrder needs thp: true and an integer in [1, ${MAX_THP_ORDER}]`);
+  }
+  const { file } = x as Scenario;
+  if (file !== undefined && typeof file !== 'boolean') bad('file must be a boolean');
+  if (threads.some((t) => t.kind === 'writeback') && file !== true) bad('writeback threads need file: true');
+  if (file === true) {
+    // the shared file VMA has only these call sites modelled (src/kernel/writeback.ts)
+    if (thp) bad('file and thp together are not modelled');
+    const kind = threads.find((t) => !['cpu', 'device', 'writeback'].includes(t.kind));
+    if (kind) bad(`a ${kind.kind} thread is not modelled on a shared file VMA`);
+    for (const t of threads) {
+      for (const o of t.ops as readonly { op: string }[]) {
+        if (t.kind === 'cpu' && !['access', 'munmap', 'dontneed', 'exit'].includes(o.op)) bad(`${o.op} is not modelled on a shared file VMA`);
+      }
+    }
   }
   return x as Scenario;
 }

@@ -11,7 +11,8 @@ import { validateScenario } from '../scenario/scenario';
 const PREFIX = 'mr1.';
 
 /** `thpOrder` (a 7th element, after `invariants` or null) is there only for a scenario with THP: older tokens decode as before. */
-type Compact = [kernel: string, driver: string, threads: [string, (string | number)[][]][], preemptions: number[], maxSteps: number, invariants?: string[] | null, thpOrder?: number];
+/** `file` (an 8th element, 1, after `thpOrder` or null) is there only for a scenario with a shared file VMA. */
+type Compact = [kernel: string, driver: string, threads: [string, (string | number)[][]][], preemptions: number[], maxSteps: number, invariants?: string[] | null, thpOrder?: number | null, file?: number];
 
 type AnyOp = Case['scenario']['threads'][number]['ops'][number];
 
@@ -44,6 +45,8 @@ function encodeOp(o: AnyOp): (string | number)[] {
       return ['m', o.page];
     case 'merge':
       return ['k', o.page, o.with];
+    case 'writeback':
+      return ['b', o.page];
     case 'access':
       return [o.write ? 'w' : 'a', o.page];
   }
@@ -77,6 +80,8 @@ function decodeOp(o: (string | number)[]): unknown {
       return { op: 'merge', page: o[1], with: o[2] };
     case 'm':
       return { op: 'migrate', page: o[1] };
+    case 'b':
+      return { op: 'writeback', page: o[1] };
     default:
       return { op: 'access', page: o[1], write: o[0] === 'w' };
   }
@@ -92,6 +97,10 @@ export function encodeToken(c: Case): string {
   if (c.scenario.thp) {
     if (c.invariants === undefined) compact.push(null);
     compact.push(c.scenario.thpOrder ?? 1);
+  }
+  if (c.scenario.file) {
+    while (compact.length < 7) compact.push(null);
+    compact.push(1);
   }
   const body = deflateRawSync(Buffer.from(JSON.stringify(compact)), { level: 9 });
   const sum = Buffer.alloc(4);
@@ -114,8 +123,10 @@ export function decodeToken(token: string): Case {
   } catch {
     return bad('cannot be decoded');
   }
-  if (!Array.isArray(compact) || compact.length < 5 || compact.length > 7) bad('unexpected layout');
-  const [kernel, driver, threads, flat, maxSteps, listed, thpOrder] = compact;
+  if (!Array.isArray(compact) || compact.length < 5 || compact.length > 8) bad('unexpected layout');
+  const [kernel, driver, threads, flat, maxSteps, listed, hugeOrder, file] = compact;
+  const thpOrder = hugeOrder ?? undefined;
+  if (file !== undefined && file !== 1) bad('bad file flag');
   const invariants = listed ?? undefined;
   if (thpOrder !== undefined && !Number.isInteger(thpOrder)) bad('bad THP order');
   if (invariants !== undefined && !(Array.isArray(invariants) && invariants.every((x) => typeof x === 'string'))) bad('bad invariant list');
@@ -127,6 +138,7 @@ export function decodeToken(token: string): Case {
       ops: (ops ?? []).map((o) => decodeOp(o)),
     })),
     ...(thpOrder !== undefined ? { thp: true, thpOrder } : {}),
+    ...(file === 1 ? { file: true } : {}),
   });
   const preemptions = [];
   if (flat.length % 3 !== 0) bad('bad preemption list');
