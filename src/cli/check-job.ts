@@ -17,6 +17,7 @@ import { WATCH_HEARTBEAT, setPhase, type Watch } from '../notifier/watch';
 import { findingOf, summaryOf, type CheckSummary, type Finding } from '../report/finding';
 import { exploreCatalogue } from '../check/explore';
 import { eraByName } from '../eras';
+import type { ScenarioBounds } from '../scenario/arbitrary';
 
 export interface CheckJob {
   /** A built-in driver by name … */
@@ -32,6 +33,8 @@ export interface CheckJob {
   readonly mode?: 'fuzz' | 'exhaustive';
   /** With several eras, fuzz: one campaign drawing the era per run (`--draw-era`), instead of one campaign per era. */
   readonly drawEra?: boolean;
+  /** Scenario bounds (`--also`), default DEFAULT_BOUNDS. */
+  readonly bounds?: ScenarioBounds;
 }
 
 /** One era's result, ready to print and write (plain data). */
@@ -66,7 +69,7 @@ function runBuiltIn(job: CheckJob, sink: JobSink, ctx: JobContext): void {
   const first = checkTarget({ kernel: kernels[0], driver: job.driver });
   const d = first.driver;
   sink.ready({ name: d.name, title: d.title, contract: d.contract, eras: d.eras, callbacks: [] });
-  const common = { driver: job.driver, runs: job.runs, seed: job.seed, maxSteps: job.maxSteps, coverage: true, onProgress: sink.progress, signal: ctx.signal };
+  const common = { driver: job.driver, runs: job.runs, seed: job.seed, maxSteps: job.maxSteps, bounds: job.bounds, coverage: true, onProgress: sink.progress, signal: ctx.signal };
   if (job.drawEra && job.mode !== 'exhaustive' && kernels.length > 1) {
     const res = check({ ...common, kernel: kernels[0], kernels });
     const cx = res.counterexample;
@@ -104,6 +107,7 @@ function runModule(job: CheckJob, module: CompiledModule, sink: JobSink, ctx: Jo
   checkNotifier(d, {
     kernel: job.kernels,
     drawEra: job.drawEra,
+    bounds: job.bounds,
     runs: job.runs,
     seed: job.seed,
     maxSteps: job.maxSteps,

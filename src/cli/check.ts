@@ -17,7 +17,7 @@ import { ERAS, eraByName } from '../eras';
 import { INVARIANTS } from '../invariants';
 import { compileNotifierModule } from '../notifier/compile';
 import { UsageError } from '../runtime/errors';
-import { DEFAULT_BOUNDS } from '../scenario/arbitrary';
+import { DEFAULT_BOUNDS, type ScenarioBounds } from '../scenario/arbitrary';
 import { runCheckJob, type CheckJob, type CheckOutcome, type DriverInfo } from './check-job';
 import { EXIT_INTERRUPTED, describeVerdict, exitCodeOf, intFlag, printFinding, reportFinding, secondsFlag, violationJson, worstExit } from './common';
 import { processIo, type Io } from './io';
@@ -60,10 +60,29 @@ function parse(args: string[]) {
       'transpile-only': { type: 'boolean' },
       json: { type: 'boolean' },
       'draw-era': { type: 'boolean' },
+      also: { type: 'string' },
     },
     strict: true,
     allowPositionals: true,
   });
+}
+
+/** What `--also` may add to the default draw: operations drawn only on request. */
+const ALSO: Record<string, Partial<ScenarioBounds>> = {
+  unregister: { lifetime: true },
+  file: { file: true },
+};
+
+/** `--also unregister,file`: the default bounds with those operations drawn too. */
+function alsoBounds(also: string | undefined): ScenarioBounds | undefined {
+  if (also === undefined) return undefined;
+  let b: ScenarioBounds = DEFAULT_BOUNDS;
+  for (const w of also.split(',').map((x) => x.trim())) {
+    const add = ALSO[w];
+    if (!add) throw new UsageError(`--also takes ${Object.keys(ALSO).join(', ')} (comma-separated), got '${w}'`);
+    b = { ...b, ...add };
+  }
+  return b;
 }
 
 /** `--mode fuzz` (default) or `--mode exhaustive` (src/check/explore.ts exploreCatalogue). */
@@ -231,6 +250,7 @@ export function cmdCheck(args: string[], io: Io): number | Promise<number> {
   const kernelList = values.kernel === undefined || values.kernel === 'all' ? undefined : values.kernel.split(',').map((k) => k.trim());
   for (const k of kernelList ?? []) eraByName(k); // an unknown era is reported before any work
   const drawEra = values['draw-era'] === true;
+  const bounds = alsoBounds(values.also);
   if (drawEra && mode === 'exhaustive') throw new UsageError('--draw-era is for fuzzing: --mode exhaustive explores each era in turn');
   const report: ReportPlace | null = values['no-report'] ? null : { dir: values['report-dir'] };
   const processOutput = io === processIo;
@@ -239,7 +259,7 @@ export function cmdCheck(args: string[], io: Io): number | Promise<number> {
 
   if (moduleArg !== undefined) {
     const module = compileNotifierModule(moduleArg, { typeCheck: values['transpile-only'] !== true });
-    return checkInWorker(ctx, { module, kernels: kernelList, runs, seed, maxSteps, mode, drawEra }, timeout * 1000);
+    return checkInWorker(ctx, { module, kernels: kernelList, runs, seed, maxSteps, mode, drawEra, ...(bounds ? { bounds } : {}) }, timeout * 1000);
   }
   const driver = values.driver ?? DEFAULT_DRIVER;
   // every era the (first) driver is modelled for; erasOf validates the name before any work
@@ -250,6 +270,6 @@ export function cmdCheck(args: string[], io: Io): number | Promise<number> {
     const target = resolve(kernel, driver);
     if (!target.driver.eras.includes(kernel)) throw new UsageError(`driver '${driver}' is not written for kernel ${kernel} (it declares ${target.driver.eras.join(', ')})`);
   }
-  const job: CheckJob = { driver, kernels, runs, seed, maxSteps, mode, drawEra };
+  const job: CheckJob = { driver, kernels, runs, seed, maxSteps, mode, drawEra, ...(bounds ? { bounds } : {}) };
   return processOutput ? checkInWorker(ctx, job, undefined) : checkHere(ctx, job);
 }

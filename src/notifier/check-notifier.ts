@@ -16,6 +16,7 @@ import type { NotifierDefinition } from './definition';
 import { probeDeterminism } from './determinism';
 import { instrumentNotifier, type InstrumentOptions } from './instrument';
 import { validateNotifier } from './validate';
+import type { ScenarioBounds } from '../scenario/arbitrary';
 import { setPhase } from './watch';
 
 export interface NotifierCheckOptions extends InstrumentOptions {
@@ -33,6 +34,8 @@ export interface NotifierCheckOptions extends InstrumentOptions {
   readonly signal?: AbortFlag;
   /** See `CheckOptions.coverage`. */
   readonly coverage?: boolean;
+  /** Scenario bounds (default: DEFAULT_BOUNDS), e.g. to draw `unregister` or a file VMA with writeback. */
+  readonly bounds?: ScenarioBounds;
   /** With several eras: one campaign that draws the era per run (see `CheckOptions.kernels`), one result. */
   readonly drawEra?: boolean;
   /** Called with each era's result as soon as it is known (before the next era starts). */
@@ -79,7 +82,7 @@ export function checkNotifier(def: unknown, opts: NotifierCheckOptions = {}): No
       if (nondeterminism !== null) throw new UsageError(`${prepared.def.name} on ${kernel}: ${nondeterminism}`);
     }
     setPhase(opts.watch, 'checking');
-    const result = check({ kernel: prepared.kernels[0], kernels: prepared.kernels, notifier: prepared.def, runs, seed, maxSteps, onProgress: opts.onProgress, signal: opts.signal, coverage: opts.coverage });
+    const result = check({ kernel: prepared.kernels[0], kernels: prepared.kernels, notifier: prepared.def, runs, seed, maxSteps, bounds: opts.bounds, onProgress: opts.onProgress, signal: opts.signal, coverage: opts.coverage });
     const r = { result, target: { era: eraByName(result.counterexample?.case.kernel ?? prepared.kernels[0]), driver: prepared.def } };
     opts.onResult?.(r);
     return [r];
@@ -93,7 +96,7 @@ export function checkNotifier(def: unknown, opts: NotifierCheckOptions = {}): No
       result = { kernel, driver: prepared.def.name, seed, runs, executions: 0, verdict: { kind: 'model-error', message: nondeterminism, step: 0, thread: 0 } };
     } else {
       setPhase(opts.watch, 'checking');
-      result = check({ kernel, notifier: prepared.def, runs, seed, maxSteps, onProgress: opts.onProgress, signal: opts.signal, coverage: opts.coverage });
+      result = check({ kernel, notifier: prepared.def, runs, seed, maxSteps, bounds: opts.bounds, onProgress: opts.onProgress, signal: opts.signal, coverage: opts.coverage });
     }
     const r = { result, target };
     opts.onResult?.(r);

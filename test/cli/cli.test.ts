@@ -92,3 +92,19 @@ describe('the installed bin', () => {
     expect(usage.stderr).toMatch(/unknown driver 'nope'/);
   });
 });
+
+describe('check --also', () => {
+  it('draws the operations the default leaves out (unregister, a file VMA with writeback), and rejects others', () => {
+    const r = cli('check', '--driver', 'kvm', '--kernel', 'v4.13', '--also', 'unregister,file', '--runs', '1500', '--json', '--no-report');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.coverage['device:unregister']).toBeGreaterThan(0);
+    expect(j.coverage['writeback:writeback']).toBeGreaterThan(0);
+    const plain = JSON.parse(cli('check', '--driver', 'kvm', '--kernel', 'v4.13', '--runs', '1500', '--json', '--no-report').out);
+    expect(plain.coverage['device:unregister']).toBeUndefined();
+    expect(plain.coverage['writeback:writeback']).toBeUndefined();
+    const bad = cli('check', '--driver', 'kvm', '--also', 'numa');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("--also takes unregister, file (comma-separated), got 'numa'");
+  });
+});
