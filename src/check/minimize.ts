@@ -9,18 +9,21 @@ import type { Scenario, ThreadScenario } from '../scenario/scenario';
 import type { Preemption } from '../schedule/preemption';
 import { runCase, type Case, type ResolvedTarget } from './case';
 
-/** The scenario without operation `op` of thread `t`; a thread left empty is dropped and preemptions to later threads renumbered. */
+/**
+ * The scenario without operation `op` of thread `t` (its THP, file and DAX flags kept); a thread left
+ * empty is dropped and preemptions to later threads renumbered.
+ */
 export function removeOp(c: Case, t: number, op: number): Case {
   const thread = c.scenario.threads[t];
   const ops = thread.ops.filter((_, i) => i !== op);
   if (ops.length > 0) {
     const threads = c.scenario.threads.map((x, i) => (i === t ? ({ ...x, ops } as ThreadScenario) : x));
-    return { ...c, scenario: { threads } };
+    return { ...c, scenario: { ...c.scenario, threads } };
   }
   const threads = c.scenario.threads.filter((_, i) => i !== t);
   const renumber = (x: number) => (x > t ? x - 1 : x);
   const preemptions = c.preemptions.filter((p) => p.to !== t && p.thread !== t).map((p) => ({ thread: renumber(p.thread), after: p.after, to: renumber(p.to) }));
-  return { ...c, scenario: { threads } satisfies Scenario, preemptions };
+  return { ...c, scenario: { ...c.scenario, threads } satisfies Scenario, preemptions };
 }
 
 export function removePreemption(c: Case, i: number): Case {

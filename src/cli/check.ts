@@ -71,6 +71,8 @@ function parse(args: string[]) {
 const ALSO: Record<string, Partial<ScenarioBounds>> = {
   unregister: { lifetime: true },
   file: { file: true },
+  // a drawn file scenario with THP becomes a DAX one (huge PMDs of pmem; catalogue B3)
+  dax: { file: true, dax: true },
 };
 
 /** `--also unregister,file`: the default bounds with those operations drawn too. */

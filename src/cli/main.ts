@@ -41,7 +41,8 @@ check    Generates scenarios (a CPU thread faulting and unmapping, a reclaim thr
            --kernel ERAS    kernel era(s) to model: one, a comma list, or 'all' (default: the module's
                             eras; ${DEFAULT_KERNEL} for --driver); several are checked each in turn
            --also OPS       draw operations the default leaves out: unregister (the device's
-                            mmu_notifier_unregister), file (a MAP_SHARED file VMA with writeback)
+                            mmu_notifier_unregister), file (a MAP_SHARED file VMA with writeback),
+                            dax (that file on DAX with huge PMDs: catalogue B3)
            --draw-era       with several eras, one fuzzing campaign that draws the era per run (with
                             only the operations that era has); shrinking prefers the oldest era
            --driver NAME    a built-in notifier (default ${DEFAULT_DRIVER}; see 'mmu-race drivers');

@@ -3,6 +3,7 @@ import type { KernelApi } from '../notifier/kernel-api';
 import type { NotifierInstance } from '../notifier/definition';
 import type { CounterId, LockId } from '../runtime/primitives';
 import type { FileMapping } from './writeback';
+import type { DaxMapping } from './dax';
 
 /** One `struct mmu_interval_notifier` in the mm's interval tree. */
 export interface IntervalSubscription {
@@ -93,4 +94,9 @@ export interface KernelContext {
    * steps they did before.
    */
   readonly file?: FileMapping;
+  /**
+   * The scenario's `dax` (with `file` and `thp`): the file is on pmem and PMD-faulted (kernel/dax.ts).
+   * Absent otherwise: every other execution runs exactly the steps it did.
+   */
+  readonly dax?: DaxMapping;
 }

@@ -17,6 +17,7 @@ import * as p from '../runtime/primitives';
 import type { Gen, PageRef } from '../runtime/primitives';
 import { site } from '../runtime/site';
 import type { KernelContext } from './context';
+import { daxHugePmdFault } from './dax';
 import { ANON_VMA_RWSEM, PTL } from './mm';
 import { archInvalidateSecondaryTlbs, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
 
@@ -77,6 +78,7 @@ function* regionInVma(kc: KernelContext, vpn: number, at: typeof ANON): Gen<bool
  * read-only one, else huge_pmd_set_accessed. `'fallback'`: go on with handle_pte_fault.
  */
 export function* hugePmdFault(kc: KernelContext, vpn: number, write: boolean): Gen<'done' | 'fallback'> {
+  if (kc.dax) return yield* daxHugePmdFault(kc, vpn, write); // the DAX file VMA (kernel/dax.ts)
   const pmd = yield* h.pmdRead(vpn, CREATE); // vmf.pmd = pmd_alloc(mm, vmf.pud, address); *vmf.pmd
   if (pmd === 'table') return 'fallback';
   if (pmd === null) return yield* doHugePmdAnonymousPage(kc, vpn, write);
@@ -115,7 +117,7 @@ function samePmd(a: Pmd | 'table' | null, b: Pmd): boolean {
 }
 
 /** `huge_pmd_set_accessed()`: under the PMD lock, if `pmd_same`, pmd_mkyoung (and pmd_mkdirty for a write). */
-function* hugePmdSetAccessed(vpn: number, orig: Pmd, write: boolean): Gen {
+export function* hugePmdSetAccessed(vpn: number, orig: Pmd, write: boolean): Gen {
   yield* p.spinLock(PTL, ACCESSED);
   if (samePmd(yield* h.pmdRead(vpn, ACCESSED), orig)) {
     yield* h.pmdSet(vpn, { ...orig, young: true, dirty: orig.dirty || write }, ACCESSED, 'pmdp_set_access_flags');

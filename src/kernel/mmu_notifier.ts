@@ -279,9 +279,11 @@ export function* secondaryTlbInvalidate(kc: KernelContext, range: MmuNotifierRan
  * `mmu_notifier_invalidate_page(mm, address)` (≤ v4.12): only `->invalidate_page`; the dispatcher
  * does not call `->invalidate_range` for it (mm/mmu_notifier.c v4.10, v4.12).
  */
-export function* invalidatePage(kc: KernelContext, address: number, caller: Site): Gen {
+export function* invalidatePage(kc: KernelContext, address: number, caller: Site, size = PAGE_SIZE): Gen {
   if (kc.notifiers.length === 0) return;
-  yield* p.notify(p.NOTIFY_PAGE, address, address + PAGE_SIZE, `mmu_notifier_invalidate_page(${hex(address)})`, caller);
+  // `size` > PAGE_SIZE: the page at `address` is a huge one (a DAX PMD, kernel/dax.ts): the call tells of
+  // all of it, though the callbacks get the one address (catalogue B3)
+  yield* p.notify(p.NOTIFY_PAGE, address, address + size, `mmu_notifier_invalidate_page(${hex(address)})${size > PAGE_SIZE ? ` of a ${size / PAGE_SIZE}-page PMD` : ''}`, caller);
   const srcu = yield* srcuReadLock(kc);
   for (const n of yield* hlist(kc)) {
     const cb = n.def.ops.invalidatePage;
@@ -290,7 +292,7 @@ export function* invalidatePage(kc: KernelContext, address: number, caller: Site
     yield* call(kc, n, cb(kc.k, n.state, address));
   }
   yield* srcuReadUnlock(kc, srcu);
-  yield* p.notify(p.NOTIFY_DONE, address, address + PAGE_SIZE, 'mmu_notifier_invalidate_page returned', caller);
+  yield* p.notify(p.NOTIFY_DONE, address, address + size, 'mmu_notifier_invalidate_page returned', caller);
 }
 
 /**

@@ -21,6 +21,7 @@ import type { CounterId, Gen, LockId, PageRef } from '../runtime/primitives';
 import { site, type Site } from '../runtime/site';
 import type { KernelContext } from './context';
 import { PTL } from './mm';
+import { daxWritebackPage } from './dax';
 import { PAGE_RANGE, invalidatePage, invalidateRange, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
 
 /** The shared file mapping's objects (KernelContext.file), created only for a `file` scenario. */
@@ -279,6 +280,7 @@ function* pageMkclean(kc: KernelContext, page: PageRef, index: number, vmaPages:
  * dropped (pagevec_release).
  */
 export function* writebackPage(kc: KernelContext, index: number, vmaPages: number): Gen {
+  if (kc.dax) return yield* daxWritebackPage(kc, index, vmaPages); // a DAX file: dax_writeback_one (kernel/dax.ts)
   const f = kc.file!;
   const page = yield* findGetPage(f, index, WCP_LOOKUP);
   if (page === null) {

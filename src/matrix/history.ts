@@ -27,6 +27,11 @@ export interface Expectation {
 }
 
 const B2 = 'reference §3 B2: c7ab0d2fdc84 (v4.11) moved ->invalidate_page under the PTL (mm/rmap.c v4.12 line 1468)';
+// Reference §3 B3 (invalidate_page carried one 4 KiB address for a huge page) is reproduced outside the
+// matrix, through a DAX file's PMD writeback (fs/dax.c v4.10.17/v4.12 dax_mapping_entry_mkclean:
+// invalidate_page(mm, address) of the PMD's start): src/kernel/dax.ts, test/kernel/dax-b3.test.ts (KVM
+// v4.10/v4.12 → secondary-follows-primary; v4.13+ pass). The scenario flag `dax` is never drawn by
+// DEFAULT_BOUNDS, so no cell here depends on it.
 const OOM_NO_NOTIFIERS =
   'mm/oom_kill.c __oom_reap_task_mm v4.10.17/v4.12: unmap_page_range() with no mmu notifier call; v4.13 skips mms with notifiers (4d4bbd8526a8)';
 const UAF_OR_STALE = 'no-secondary-maps-freed-page|secondary-follows-primary';

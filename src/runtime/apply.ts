@@ -272,6 +272,8 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
             if (w >= 0) m.windows.splice(w, 1);
             if (m.tables.some((t) => t.mirror)) m.mirrorChecks.push({ thread: tid, start: n.start, end: n.end });
           }
+          // an invalidate_page of a huge page (a DAX PMD, kernel/dax.ts; catalogue B3): mirrors must follow all of it
+          if (n.kind === 3 && n.end - n.start > PAGE_SIZE && m.tables.some((t) => t.mirror)) m.mirrorChecks.push({ thread: tid, start: n.start, end: n.end });
           // invalidate_page tells both kinds of user; a range_end tells shared-table devices only if it calls ->invalidate_range
           discharge(m, tid, n.start, n.end, n.kind === 3, n.kind !== 1 || n.alsoRange);
         }

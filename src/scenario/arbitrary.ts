@@ -56,6 +56,12 @@ export interface ScenarioBounds {
    * accesses, munmap and MADV_DONTNEED, the device thread, no THP.
    */
   readonly file?: boolean;
+  /**
+   * With `file`: a drawn file scenario whose THP order is not 0 becomes a DAX file with PMD faults
+   * (src/kernel/dax.ts; catalogue B3): cpu accesses, device and writeback only. Draws nothing more
+   * (default false: the file scenarios draw as before).
+   */
+  readonly dax?: boolean;
 }
 
 export const DEFAULT_BOUNDS: ScenarioBounds = { pages: 4, maxOpsPerThread: 3, oom: true, thp: true };
@@ -122,6 +128,11 @@ export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitr
         if (fileCpu.length) fileThreads.push({ kind: 'cpu', ops: fileCpu });
         if (device.length) fileThreads.push({ kind: 'device', ops: device });
         fileThreads.push({ kind: 'writeback', ops: wb });
+        if (b.dax === true && thpOrder > 0) {
+          // the DAX file (kernel/dax.ts): only cpu accesses are modelled on it
+          const daxThreads = fileThreads.map((t) => (t.kind === 'cpu' ? { kind: 'cpu' as const, ops: t.ops.filter((o) => o.op === 'access') } : t)).filter((t) => t.ops.length > 0);
+          return { threads: daxThreads, file: true, thp: true, thpOrder, dax: true };
+        }
         return { threads: fileThreads, file: true };
       }
       const threads: ThreadScenario[] = [];

@@ -20,6 +20,7 @@ import type { MmLifetime } from '../kernel/context';
 import { ksmMerge } from '../kernel/ksm';
 import { clearRefsSoftDirty } from '../kernel/task_mmu';
 import { writebackPage, type FileMapping } from '../kernel/writeback';
+import { buildDax, type DaxMapping } from '../kernel/dax';
 import type { NotifierDefinition, NotifierInstance, SetupApi } from '../notifier/definition';
 import { kernelApi } from '../notifier/kernel-api';
 import { ModelError } from '../runtime/errors';
@@ -248,7 +249,9 @@ export function buildExecution(era: Era, drivers: readonly NotifierDefinition<an
   const vmSoftdirty = scenario.threads.some((t) => t.ops.some((o) => o.op === 'clearRefs')) ? addCounter(m, 'VM_SOFTDIRTY', 1) : -1;
   const lifetime = buildLifetime(m, notifiers, scenario);
   const file = scenario.file ? buildFile(m, nPages) : undefined;
-  const kc = { era, notifiers, itree, thpOrder, ...(lifetime ? { lifetime } : {}), ...(file ? { file } : {}) } as { era: Era; notifiers: NotifierInstance[]; itree: IntervalTree | null; k: KernelContext['k']; thpOrder: number; lifetime?: MmLifetime; file?: FileMapping };
+  // the DAX file's pmem extents and entry locks (kernel/dax.ts), after every other object
+  const dax = scenario.dax ? buildDax(m, nPages, thpOrder) : undefined;
+  const kc = { era, notifiers, itree, thpOrder, ...(lifetime ? { lifetime } : {}), ...(file ? { file } : {}), ...(dax ? { dax } : {}) } as { era: Era; notifiers: NotifierInstance[]; itree: IntervalTree | null; k: KernelContext['k']; thpOrder: number; lifetime?: MmLifetime; file?: FileMapping; dax?: DaxMapping };
   kc.k = kernelApi(kc);
   // PageKsm is read by do_wp_page only when a ksmd thread can make one (KernelContext.ksm)
   if (scenario.threads.some((t) => t.kind === 'ksmd')) (kc as { ksm?: boolean }).ksm = true;

@@ -136,6 +136,12 @@ export interface Scenario {
    * Absent: the anonymous private VMA.
    */
   readonly file?: boolean;
+  /**
+   * With `file` and `thp`: the file is a DAX file on pmem (CONFIG_FS_DAX_PMD) whose faults map each
+   * aligned region with one huge PMD, written back by dax_writeback_one (src/kernel/dax.ts; catalogue
+   * B3). Only cpu accesses, device threads and writeback are modelled with it. Absent: no DAX.
+   */
+  readonly dax?: boolean;
 }
 
 /** The largest THP order a scenario may ask for: 2^3 pages fill MAX_PAGES. */
@@ -202,7 +208,7 @@ function opText(kind: ThreadScenario['kind'], op: ThreadScenario['ops'][number])
 /** `cpu: write(0) munmap(0, 1) | device: write(0)` */
 export function scenarioText(s: Scenario): string {
   const thp = s.thp ? `[thp order ${scenarioThpOrder(s)}] ` : '';
-  const file = s.file ? '[file] ' : '';
+  const file = s.file ? (s.dax ? '[file dax] ' : '[file] ') : '';
   return thp + file + s.threads.map((t) => `${t.kind}: ${t.ops.map((o) => opText(t.kind, o)).join(' ')}`).join(' | ');
 }
 
@@ -250,7 +256,7 @@ export function validateScenario(x: unknown): Scenario {
   if (threads.some((t) => t.kind === 'writeback') && file !== true) bad('writeback threads need file: true');
   if (file === true) {
     // the shared file VMA has only these call sites modelled (src/kernel/writeback.ts)
-    if (thp) bad('file and thp together are not modelled');
+    if (thp && (x as Scenario).dax !== true) bad('file and thp together are not modelled (except a DAX file: dax: true)');
     const kind = threads.find((t) => !['cpu', 'device', 'writeback'].includes(t.kind));
     if (kind) bad(`a ${kind.kind} thread is not modelled on a shared file VMA`);
     for (const t of threads) {
@@ -258,6 +264,13 @@ export function validateScenario(x: unknown): Scenario {
         if (t.kind === 'cpu' && !['access', 'munmap', 'dontneed', 'exit'].includes(o.op)) bad(`${o.op} is not modelled on a shared file VMA`);
       }
     }
+  }
+  const { dax } = x as Scenario;
+  if (dax !== undefined && typeof dax !== 'boolean') bad('dax must be a boolean');
+  if (dax === true) {
+    // src/kernel/dax.ts: PMD faults and writeback only (no zap of a DAX PMD)
+    if (file !== true || thp !== true) bad('dax needs file: true and thp: true');
+    for (const t of threads) for (const o of t.ops as readonly { op: string }[]) if (t.kind === 'cpu' && o.op !== 'access') bad(`${o.op} is not modelled on a DAX file VMA`);
   }
   return x as Scenario;
 }

@@ -12,7 +12,8 @@ const PREFIX = 'mr1.';
 
 /** `thpOrder` (a 7th element, after `invariants` or null) is there only for a scenario with THP: older tokens decode as before. */
 /** `file` (an 8th element, 1, after `thpOrder` or null) is there only for a scenario with a shared file VMA. */
-type Compact = [kernel: string, driver: string, threads: [string, (string | number)[][]][], preemptions: number[], maxSteps: number, invariants?: string[] | null, thpOrder?: number | null, file?: number];
+/** `dax` (a 9th element, 1, after `file`) is there only for a DAX scenario (src/kernel/dax.ts). */
+type Compact = [kernel: string, driver: string, threads: [string, (string | number)[][]][], preemptions: number[], maxSteps: number, invariants?: string[] | null, thpOrder?: number | null, file?: number, dax?: number];
 
 type AnyOp = Case['scenario']['threads'][number]['ops'][number];
 
@@ -102,6 +103,7 @@ export function encodeToken(c: Case): string {
     while (compact.length < 7) compact.push(null);
     compact.push(1);
   }
+  if (c.scenario.dax) compact.push(1);
   const body = deflateRawSync(Buffer.from(JSON.stringify(compact)), { level: 9 });
   const sum = Buffer.alloc(4);
   sum.writeUInt32BE(crc32(body) >>> 0);
@@ -123,8 +125,9 @@ export function decodeToken(token: string): Case {
   } catch {
     return bad('cannot be decoded');
   }
-  if (!Array.isArray(compact) || compact.length < 5 || compact.length > 8) bad('unexpected layout');
-  const [kernel, driver, threads, flat, maxSteps, listed, hugeOrder, file] = compact;
+  if (!Array.isArray(compact) || compact.length < 5 || compact.length > 9) bad('unexpected layout');
+  const [kernel, driver, threads, flat, maxSteps, listed, hugeOrder, file, dax] = compact;
+  if (dax !== undefined && dax !== 1) bad('bad dax flag');
   const thpOrder = hugeOrder ?? undefined;
   if (file !== undefined && file !== 1) bad('bad file flag');
   const invariants = listed ?? undefined;
@@ -139,6 +142,7 @@ export function decodeToken(token: string): Case {
     })),
     ...(thpOrder !== undefined ? { thp: true, thpOrder } : {}),
     ...(file === 1 ? { file: true } : {}),
+    ...(dax === 1 ? { dax: true } : {}),
   });
   const preemptions = [];
   if (flat.length % 3 !== 0) bad('bad preemption list');

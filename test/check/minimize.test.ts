@@ -40,3 +40,11 @@ describe('minimize', () => {
     for (const n of oneRemovalNeighbours(min)) expect(runCase(n).verdict.kind).toBe('pass');
   });
 });
+
+describe('removeOp keeps the scenario flags', () => {
+  it('a THP scenario stays a THP scenario when an operation or a thread goes', () => {
+    const c = { kernel: 'v4.13', driver: 'kvm', maxSteps: 2000, preemptions: [], scenario: { thp: true, thpOrder: 2, threads: [{ kind: 'cpu' as const, ops: [{ op: 'access' as const, page: 0, write: true }, { op: 'munmap' as const, page: 0, pages: 1 }] }, { kind: 'reclaim' as const, ops: [{ op: 'reclaim' as const, page: 0 }] }] } };
+    expect(removeOp(c, 0, 1).scenario).toMatchObject({ thp: true, thpOrder: 2 });
+    expect(removeOp(c, 1, 0).scenario).toMatchObject({ thp: true, thpOrder: 2 });
+  });
+});
