@@ -73,6 +73,8 @@ const ALSO: Record<string, Partial<ScenarioBounds>> = {
   file: { file: true },
   // a drawn file scenario with THP becomes a DAX one (huge PMDs of pmem; catalogue B3)
   dax: { file: true, dax: true },
+  // reclaim's aging pass: page_referenced → ->clear_flush_young (kernel/aging.ts)
+  aging: { aging: true },
 };
 
 /** `--also unregister,file`: the default bounds with those operations drawn too. */

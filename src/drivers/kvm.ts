@@ -129,6 +129,26 @@ function* release(k: KernelApi, s: KvmState): Gen {
   yield* k.spinUnlock(s.mmuLock, at);
 }
 
+/**
+ * `kvm_mmu_notifier_clear_flush_young(mn, mm, start, end)` (virt/kvm/kvm_main.c v4.10.17, v4.13.19,
+ * v5.7.14 [V]): srcu_read_lock(&kvm->srcu); spin_lock(&kvm->mmu_lock); young = kvm_age_hva(kvm,
+ * start, end) — kvm_handle_hva_range → kvm_age_rmapp: for each spte of the range `young |=
+ * mmu_spte_age(sptep)`, which with A/D bits test-and-clears the accessed bit (arch/x86/kvm/mmu.c
+ * v4.13.19); without A/D bits it marks the spte for access tracking instead, not modelled [U];
+ * `if (young) kvm_flush_remote_tlbs(kvm)`; unlock; return young. v6.8 [V] (modelled for v6.6):
+ * kvm_handle_hva_range(mn, start, end, …, kvm_age_gfn) takes mmu_lock (KVM_MMU_LOCK) and flushes
+ * on a young result (flush_on_ret) the same way. A spinlock: no sleep, as its PTL-holding caller needs.
+ */
+function* clearFlushYoung(k: KernelApi, s: KvmState, r: MmuNotifierRange): Gen<boolean> {
+  const modern = s.seqRenamed;
+  const at = site('virt/kvm/kvm_main.c', modern ? 'kvm_mmu_notifier_clear_flush_young → kvm_handle_hva_range' : 'kvm_mmu_notifier_clear_flush_young', modern ? 'v6.8' : 'v4.13');
+  yield* k.spinLock(s.mmuLock, at);
+  const young = yield* k.spteClearYoung(s.spt, k.vpnOf(r.start), k.vpnOf(r.end - 1) + 1, modern ? site('arch/x86/kvm/mmu/mmu.c', 'kvm_age_gfn → kvm_age_rmap → mmu_spte_age', 'v6.8', 'with the TDP MMU kvm_tdp_mmu_age_gfn_range instead, the same test-and-clear of the A bit [U]') : site('arch/x86/kvm/mmu.c', 'kvm_age_hva → kvm_age_rmapp → mmu_spte_age', 'v4.13'));
+  if (young > 0) yield* k.note('young: kvm_flush_remote_tlbs(kvm)', at);
+  yield* k.spinUnlock(s.mmuLock, at);
+  return young > 0;
+}
+
 function* invalidateRangeEnd(k: KernelApi, s: KvmState): Gen {
   yield* k.spinLock(s.mmuLock, END);
   // "This sequence increase will notify the kvm page fault that the page that is going to be mapped
@@ -201,7 +221,7 @@ function kvmDefinition(retry: boolean, legacy: boolean): NotifierDefinition<KvmS
       ? `virt/kvm/kvm_main.c kvm_mmu_notifier_invalidate_${legacy ? 'page, ' : ''}range_start/_end, arch/x86/kvm/mmu.c tdp_page_fault (${version})`
       : 'kvm with the mmu_notifier_retry() check of tdp_page_fault removed: the range_start-only pattern of reference §3 B7',
     setup,
-    ops: legacy ? { invalidatePage, invalidateRangeStart, invalidateRangeEnd, changePte, release } : { invalidateRangeStart, invalidateRangeEnd, changePte, release },
+    ops: legacy ? { invalidatePage, invalidateRangeStart, invalidateRangeEnd, changePte, clearFlushYoung, release } : { invalidateRangeStart, invalidateRangeEnd, changePte, clearFlushYoung, release },
     // the vCPU thread is a thread of the VM's process (kvm_vcpu_ioctl: kvm->mm == current->mm)
     device: { table: (s) => s.spt, fault: tdpPageFault(retry), holdsMm: true },
   };

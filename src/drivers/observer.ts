@@ -49,6 +49,10 @@ function opsFor(era: Era): NotifierOps<State> {
     *changePte(k) {
       yield* quiet(k, 'change_pte');
     },
+    *clearFlushYoung(k) {
+      yield* quiet(k, 'clear_flush_young');
+      return false;
+    },
   };
   const ops: Record<string, unknown> = {};
   for (const name of era.callbacks) ops[name] = all[name];

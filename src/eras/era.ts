@@ -18,6 +18,12 @@ export type CallbackName =
    * wp_page_copy), must not sleep (include/linux/mmu_notifier.h v4.10.17 … v6.8 [V]).
    */
   | 'changePte'
+  /**
+   * `->clear_flush_young(mn, mm, start, end)`: called by ptep_/pmdp_clear_flush_young_notify() under
+   * the PTL from page_referenced_one (reclaim's aging), must not sleep; the same signature in
+   * include/linux/mmu_notifier.h v4.10.17, v4.13.19, v5.7.14 and v6.8 [V] (`mn` is `subscription` from v5.5).
+   */
+  | 'clearFlushYoung'
   /** `->release(mn, mm)`: exit_mmap / mmu_notifier_unregister (every modelled era, v4.10 … v6.8). */
   | 'release';
 

@@ -11,7 +11,7 @@ export const v4_10 = deriveEra(v4_13, {
   name: 'v4.10',
   summary: 'invalidate_page called after the PTL is released in try_to_unmap_one (may sleep); no start/end bracket there',
   source: 'mm/rmap.c try_to_unmap_one, mm/mmu_notifier.c __mmu_notifier_invalidate_page (v4.10.17)',
-  callbacks: ['invalidatePage', 'invalidateRangeStart', 'invalidateRangeEnd', 'invalidateRange', 'release', 'changePte'],
+  callbacks: ['invalidatePage', 'invalidateRangeStart', 'invalidateRangeEnd', 'invalidateRange', 'release', 'changePte', 'clearFlushYoung'],
   tryToUnmapNotify: 'invalidate-page-after-ptl',
   // mm/oom_kill.c __oom_reap_task_mm v4.10.17: unmap_page_range() with no notifier call
   oomReaper: 'no-notifiers',

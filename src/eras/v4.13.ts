@@ -11,7 +11,7 @@ const era: Era = {
   summary: 'kill-invalidate_page: start/end bracket in try_to_unmap_one, ->invalidate_range per PTE under the PTL, range_end also calls ->invalidate_range',
   source: 'mm/rmap.c try_to_unmap_one, mm/mmu_notifier.c __mmu_notifier_invalidate_range_end (v4.13)',
   rangeEndCallsInvalidateRange: true,
-  callbacks: ['invalidateRangeStart', 'invalidateRangeEnd', 'invalidateRange', 'release', 'changePte'],
+  callbacks: ['invalidateRangeStart', 'invalidateRangeEnd', 'invalidateRange', 'release', 'changePte', 'clearFlushYoung'],
   tryToUnmapNotify: 'bracket',
   wpPageCopyOnlyEnd: false,
   oomReaper: 'skip-if-notifiers',

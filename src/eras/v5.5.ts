@@ -14,7 +14,7 @@ export const v5_5 = deriveEra(v5_2, {
   name: 'v5.5',
   summary: 'interval notifiers: mmu_interval_read_begin/read_retry/set_seq, invalidate_seq, itree before hlist',
   source: 'mm/mmu_notifier.c mn_itree_invalidate, mn_itree_inv_end, mmu_interval_read_begin (v5.7.14); 99cb252f5e68',
-  callbacks: ['invalidateRangeStart', 'invalidateRangeEnd', 'invalidateRange', 'invalidate', 'release', 'changePte'],
+  callbacks: ['invalidateRangeStart', 'invalidateRangeEnd', 'invalidateRange', 'invalidate', 'release', 'changePte', 'clearFlushYoung'],
   intervalNotifiers: true,
   // include/asm-generic/tlb.h tlb_flush_mmu_tlbonly v5.7.14: returns unless something was gathered, so
   // clear_refs_write's tlb_finish_mmu flushes nothing (v5.2.1 still flushed: `if (!tlb->end) return;`)

@@ -14,7 +14,7 @@ export const v6_6 = deriveEra(v5_5, {
   name: 'v6.6',
   summary: '->invalidate_range replaced by ->arch_invalidate_secondary_tlbs, called from the arch TLB flush',
   source: 'arch/x86/mm/tlb.c flush_tlb_mm_range, arch/x86/include/asm/tlbflush.h arch_tlbbatch_add_pending, mm/mmu_notifier.c (v6.8)',
-  callbacks: ['invalidateRangeStart', 'invalidateRangeEnd', 'archInvalidateSecondaryTlbs', 'invalidate', 'release', 'changePte'],
+  callbacks: ['invalidateRangeStart', 'invalidateRangeEnd', 'archInvalidateSecondaryTlbs', 'invalidate', 'release', 'changePte', 'clearFlushYoung'],
   // mm/mmap.c exit_mmap v6.8: mmap_read_lock around unmap_vmas, mmap_write_lock for free_pgtables/remove_vma
   exitMmap: 'mmap-lock',
   // fs/proc/task_mmu.c clear_refs_write v6.8: mmap_write_lock_killable, range_start(0, -1), walk, range_end, flush_tlb_mm

@@ -392,7 +392,7 @@ export function* mmuNotifierUnregister(kc: KernelContext, index: number, caller:
 /** Whether a notifier implements any `struct mmu_notifier_ops` callback, i.e. has an hlist entry (not only interval subscriptions). */
 export function onHlist(n: NotifierInstance): boolean {
   const ops = n.def.ops;
-  return !!(ops.invalidateRangeStart || ops.invalidateRangeEnd || ops.invalidateRange || ops.invalidatePage || ops.archInvalidateSecondaryTlbs || ops.changePte || ops.release);
+  return !!(ops.invalidateRangeStart || ops.invalidateRangeEnd || ops.invalidateRange || ops.invalidatePage || ops.archInvalidateSecondaryTlbs || ops.changePte || ops.clearFlushYoung || ops.release);
 }
 
 const REGISTER = site('mm/mmu_notifier.c', 'do_mmu_notifier_register', 'v4.13');
@@ -445,4 +445,30 @@ export function* changePte(kc: KernelContext, address: number, pte: NewPte, at: 
     yield* call(kc, n, cb(kc.k, n.state, address, pte));
   }
   yield* srcuReadUnlock(kc, srcu);
+}
+
+const CLEAR_FLUSH_YOUNG = site('mm/mmu_notifier.c', '__mmu_notifier_clear_flush_young', 'v4.13', 'the same walk in v4.10.17, v5.7.14 and v6.8: young |= ->clear_flush_young(mn, mm, start, end) under srcu_read_lock');
+
+/**
+ * `mmu_notifier_clear_flush_young(mm, start, end)` (include/linux/mmu_notifier.h: `if
+ * (mm_has_notifiers(mm)) return __mmu_notifier_clear_flush_young(...)`; mm/mmu_notifier.c v4.10.17,
+ * v4.13.19, v5.7.14, v6.8 [V]): under srcu_read_lock, every hashed notifier's `->clear_flush_young`,
+ * the results ORed. Called from ptep_clear_flush_young_notify with the PTL held (atomic). Returns
+ * whether any secondary MMU found the range young.
+ */
+export function* clearFlushYoung(kc: KernelContext, start: number, end: number, at: Site): Gen<boolean> {
+  if (kc.notifiers.length === 0) return false; // mm_has_notifiers()
+  yield* p.note(`mmu_notifier_clear_flush_young(${hex(start)}, ${hex(end)})`, at);
+  let young = false;
+  const srcu = yield* srcuReadLock(kc);
+  for (const n of yield* hlist(kc)) {
+    const cb = n.def.ops.clearFlushYoung;
+    if (!cb) continue;
+    yield* p.note(`-> ${n.def.name} ->clear_flush_young`, CLEAR_FLUSH_YOUNG);
+    const r = yield* call(kc, n, cb(kc.k, n.state, { start, end }));
+    if (r !== undefined && typeof r !== 'boolean' && typeof r !== 'number') throw new ModelError(`${n.def.name} ->clear_flush_young returned ${JSON.stringify(r)}, not a boolean or int`);
+    if (r) young = true;
+  }
+  yield* srcuReadUnlock(kc, srcu);
+  return young;
 }

@@ -91,6 +91,17 @@ export interface NotifierOps<S> {
    */
   changePte?(k: KernelApi, s: S, address: number, pte: NewPte): Gen<unknown>;
   /**
+   * `->clear_flush_young(mn, mm, start, end)`: "clear_flush_young is called after the VM is
+   * test-and-clearing the young/accessed bitflag in the pte. This way the VM will provide proper aging
+   * to the accesses to the page through the secondary MMUs and not only to the ones through the
+   * Linux pte. Start-end is necessary in case the secondary MMU is mapping the page at a smaller
+   * granularity than the primary MMU." (include/linux/mmu_notifier.h v4.13.19; the same in v6.8.)
+   * Called by `ptep_clear_flush_young_notify()` from page_referenced_one with the page-table lock
+   * held: must not sleep. Returns whether the range was young in the secondary MMU (true/nonzero),
+   * ORed into the primary's answer.
+   */
+  clearFlushYoung?(k: KernelApi, s: S, range: MmuNotifierRange): Gen<unknown>;
+  /**
    * `->release(mn, mm)`: "Called either by mmu_notifier_unregister or when the mm is being destroyed
    * by exit_mmap, always before all pages are freed. This can run concurrently with other mmu
    * notifier methods ... and it should tear down all secondary mmu mappings and freeze the secondary

@@ -46,6 +46,7 @@ export interface KernelApi {
   spteRead: typeof prim.spteRead;
   spteSet: typeof prim.spteSet;
   spteClearRange: typeof prim.spteClearRange;
+  spteClearYoung: typeof prim.spteClearYoung;
   deviceAccess: typeof prim.deviceAccess;
   waitCounter: typeof prim.waitCounter;
   downReadTrylock: typeof prim.downReadTrylock;
@@ -121,6 +122,7 @@ export function kernelApi(kc: KernelContext): KernelApi {
     spteRead: prim.spteRead,
     spteSet: prim.spteSet,
     spteClearRange: prim.spteClearRange,
+    spteClearYoung: prim.spteClearYoung,
     deviceAccess: prim.deviceAccess,
     waitCounter: prim.waitCounter,
     downReadTrylock: prim.downReadTrylock,

@@ -115,6 +115,7 @@ export function describeEffect(m: Machine, e: Effect): string {
     case Op.Writeback:
       return `pageout(${page(e.a, e.b)})`;
     case Op.PteTouch:
+      if (e.c === 2) return `ptep_test_and_clear_young(${hex(addressOf(e.a))})`;
       if (e.c === 1) return `IOMMU translates a ${e.b ? 'write' : 'read'} of ${hex(addressOf(e.a))} (ATS: walks the CPU page table; sets the accessed${e.b ? '/dirty' : ''} bit)`;
       return `CPU ${e.b ? 'writes' : 'reads'} ${hex(addressOf(e.a))} (MMU walk; sets the accessed${e.b ? '/dirty' : ''} bit)`;
     case Op.PteRead:
@@ -142,6 +143,7 @@ export function describeEffect(m: Machine, e: Effect): string {
       return `install ${tbl(m, e.a)}[${hex(addressOf(e.b))}] -> ${page(r.pfn, r.generation)} ${e.c ? 'rw' : 'ro'}`;
     }
     case Op.SpteClearRange:
+      if (e.d === 'young') return `test-and-clear accessed bits of ${tbl(m, e.a)}[${hex(addressOf(e.b))}, ${hex(addressOf(e.c))})`;
       return `zap ${tbl(m, e.a)}[${hex(addressOf(e.b))}, ${hex(addressOf(e.c))})`;
     case Op.DeviceAccess:
       return `device ${e.c ? 'writes' : 'reads'} ${hex(addressOf(e.b))} through ${tbl(m, e.a)}`;

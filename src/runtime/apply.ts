@@ -432,6 +432,13 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
     case Op.PteTouch: {
       // c = 1: an IOMMU's ATS translation (ats.ts): the same walk and A/D update, returning the PTE (null: denied)
       const pte = m.ptes[e.a];
+      if (e.c === 2) {
+        // ptep_test_and_clear_young (aging, kernel/aging.ts): returns the old accessed bit and clears it
+        if (!pte || pte.swap) return false;
+        const was = pte.young;
+        pte.young = false;
+        return was;
+      }
       if (!pte) {
         const huge = m.thpOrder > 0 ? hugeView(m, e.a) : null; // PMD-mapped: its A/D bits are not modelled
         const ok = huge !== null && (e.b === 0 || huge.writable);
@@ -504,6 +511,12 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       let n = 0;
       for (let v = Math.max(0, e.b); v < e.c && v < entries.length; v++) {
         const s = entries[v];
+        if (s && e.d === 'young') {
+          // test-and-clear of the accessed bits (kvm_age_rmapp → mmu_spte_age): counts the young entries, keeps them all
+          if (s.young) n++;
+          entries[v] = { pfn: s.pfn, generation: s.generation, writable: s.writable };
+          continue;
+        }
         if (s) {
           // with d = 'dirty' (KVM's mmu_spte_clear_track_bits): kvm_set_pfn_dirty() for a writable spte
           if (e.d === 'dirty' && s.writable) {
@@ -524,6 +537,7 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       const s = table(m, e.a).entries[e.b];
       if (!s || (e.c === 1 && !s.writable)) return false;
       t.retries = 0; // the access went through: the retry loop made progress
+      s.young = true; // the hardware sets the entry's accessed bit (EPT A/D bits) as it walks it
       if (e.c === 1) {
         const p = m.pages[s.pfn];
         p.lastWriter = Writer.Device;

@@ -81,6 +81,12 @@ export interface Spte {
   /** The generation of the page when the driver looked it up (from gup), not when installed. */
   generation: number;
   writable: boolean;
+  /**
+   * The accessed bit (EPT/NPT A bit; KVM's shadow_accessed_mask): set by a device access through
+   * the entry, test-and-cleared by `->clear_flush_young` (KVM kvm_age_rmapp → mmu_spte_age).
+   * Absent until the first access (as false).
+   */
+  young?: boolean;
 }
 
 export const enum LockKind {

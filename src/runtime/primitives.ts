@@ -237,6 +237,10 @@ export function pteRead(vpn: number, at: Site): Gen<Pte | null> {
   return step(effect(Op.PteRead, at, vpn));
 }
 /** A CPU access through the MMU: true if the PTE allows it (the hardware then sets the accessed/dirty bits). */
+/** `ptep_test_and_clear_young()` under the PTL: the old accessed bit of the PTE at `vpn`, now cleared (false for none or swap). */
+export function pteTestAndClearYoung(vpn: number, at: Site): Gen<boolean> {
+  return step(effect(Op.PteTouch, at, vpn, 0, 2));
+}
 export function pteTouch(vpn: number, write: boolean, at: Site): Gen<boolean> {
   return step(effect(Op.PteTouch, at, vpn, write ? 1 : 0));
 }
@@ -302,6 +306,13 @@ export function spteSet(table: TableId, vpn: number, page: PageRef, writable: bo
  */
 export function spteClearRange(table: TableId, startVpn: number, endVpn: number, at: Site, transferDirty = false): Gen<number> {
   return step(effect(Op.SpteClearRange, at, table, startVpn, endVpn, transferDirty ? 'dirty' : undefined));
+}
+/**
+ * Test-and-clears the accessed bit of every spte in `[startVpn, endVpn)` (KVM's kvm_age_rmapp →
+ * mmu_spte_age with A/D bits); returns how many were young. The entries stay.
+ */
+export function spteClearYoung(table: TableId, startVpn: number, endVpn: number, at: Site): Gen<number> {
+  return step(effect(Op.SpteClearRange, at, table, startVpn, endVpn, 'young'));
 }
 /** The device reads or writes memory through its table: true if the translation hit, false on a miss. */
 export function deviceAccess(table: TableId, vpn: number, isWrite: boolean, at: Site): Gen<boolean> {

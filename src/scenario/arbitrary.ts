@@ -39,6 +39,12 @@ export interface ScenarioBounds {
    */
   readonly lifetime?: boolean;
   /**
+   * Whether reclaim's aging pass (`age`: page_referenced → ->clear_flush_young, kernel/aging.ts) may
+   * be drawn, as a reclaim thread of its own added last, in two thirds of the scenarios (default
+   * false: drawn only on request, `--also aging`).
+   */
+  readonly aging?: boolean;
+  /**
    * Whether clear_refs soft-dirty (`echo 4 > /proc/self/clear_refs`) may be drawn into a drawn cpu
    * thread, in an eighth of the scenarios (default true).
    */
@@ -119,8 +125,10 @@ export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitr
       reg: b.register === false ? fc.constant(false) : fc.oneof({ arbitrary: fc.constant(false), weight: 7 }, { arbitrary: fc.constant(true), weight: 1 }),
       // a shared file VMA with writeback: only on request, drawn last (the other fields draw as before)
       wb: b.file !== true ? fc.constant([]) : fc.oneof({ arbitrary: fc.constant([]), weight: 7 }, { arbitrary: fc.array(fc.record({ op: fc.constant('writeback' as const), page }), { minLength: 1, maxLength: 2 }), weight: 1 }),
+      // reclaim's aging pass: only on request, drawn last (the other fields draw as before)
+      age: b.aging !== true ? fc.constant([]) : fc.oneof({ arbitrary: fc.constant([]), weight: 1 }, { arbitrary: fc.array(fc.record({ op: fc.constant('age' as const), page }), { minLength: 1, maxLength: 2 }), weight: 2 }),
     })
-    .map(({ cpu: drawn, reclaim: rec, device, oom, thpOrder, mig, ksm, exit, unreg, softDirty, reg, wb }) => {
+    .map(({ cpu: drawn, reclaim: rec, device, oom, thpOrder, mig, ksm, exit, unreg, softDirty, reg, wb, age }) => {
       if (wb.length) {
         // the shared file VMA: what the model has for it (scenario.ts validateScenario), plus the writeback thread
         const fileCpu: CpuOp[] = [...drawn.filter((o) => o.op === 'access' || o.op === 'munmap' || o.op === 'dontneed'), ...(exit ? [{ op: 'exit' as const }] : [])];
@@ -156,6 +164,8 @@ export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitr
         const i = threads.findIndex((t) => t.kind === 'device');
         if (i >= 0) threads[i] = { kind: 'device', ops: [...(threads[i].ops as DeviceAccess[]), { op: 'unregister' }] };
       }
+      // the aging pass: a reclaim thread of its own, last (the other threads keep their indices)
+      if (age.length) threads.push({ kind: 'reclaim', ops: age });
       return thpOrder > 0 ? { threads, thp: true, thpOrder } : { threads };
     })
     .filter((s) => s.threads.length > 0);

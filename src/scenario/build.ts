@@ -8,6 +8,7 @@ import { userAccess } from '../kernel/fault';
 import { createMm } from '../kernel/mm';
 import { vmMunmap } from '../kernel/mmap';
 import { shrinkPage } from '../kernel/vmscan';
+import { agePage } from '../kernel/aging';
 import { migratePageAt } from '../kernel/migrate';
 import { oomReap } from '../kernel/oom_kill';
 import { mprotect } from '../kernel/mprotect';
@@ -190,7 +191,10 @@ function buildFile(m: Machine, nPages: number): FileMapping {
 }
 
 function* reclaimThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages: number): Gen {
-  for (const op of ops) if (op.op === 'reclaim') yield* shrinkPage(kc, op.page, vmaPages);
+  for (const op of ops) {
+    if (op.op === 'reclaim') yield* shrinkPage(kc, op.page, vmaPages);
+    else if (op.op === 'age') yield* agePage(kc, op.page);
+  }
 }
 
 /** Whether the device thread is a user of the mm (device.holdsMm) in a scenario whose task exits. */

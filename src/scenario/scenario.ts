@@ -52,6 +52,15 @@ export interface Reclaim {
   readonly page: number;
 }
 /**
+ * Reclaim's aging pass (shrink_active_list → page_referenced, src/kernel/aging.ts) over the page
+ * mapped at `page`: its young bits, the PTE's and (->clear_flush_young) the secondary MMUs', are
+ * tested and cleared. Opt-in (ScenarioBounds.aging).
+ */
+export interface Age {
+  readonly op: 'age';
+  readonly page: number;
+}
+/**
  * Page migration (migrate_pages → unmap_and_move, mm/migrate.c) of the page mapped at `page`, as
  * memory hot-remove (do_migrate_range) would isolate it: migration entries, a new page, the old one freed.
  */
@@ -112,7 +121,7 @@ export type CpuOp = CpuAccess | Munmap | Mprotect | MadviseDontneed | MadviseFre
 
 export type ThreadScenario =
   | { readonly kind: 'cpu'; readonly ops: readonly CpuOp[] }
-  | { readonly kind: 'reclaim'; readonly ops: readonly Reclaim[] }
+  | { readonly kind: 'reclaim'; readonly ops: readonly (Reclaim | Age)[] }
   | { readonly kind: 'device'; readonly ops: readonly (DeviceAccess | Register | Unregister)[] }
   | { readonly kind: 'oom'; readonly ops: readonly OomReap[] }
   | { readonly kind: 'migrate'; readonly ops: readonly Migrate[] }
@@ -195,6 +204,8 @@ function opText(kind: ThreadScenario['kind'], op: ThreadScenario['ops'][number])
       return `munmap(${op.page}, ${op.pages})`;
     case 'reclaim':
       return `reclaim(${op.page})`;
+    case 'age':
+      return `age(${op.page})`;
     case 'migrate':
       return `migrate(${op.page})`;
     case 'merge':
@@ -225,7 +236,7 @@ export function validateScenario(x: unknown): Scenario {
     if (!['cpu', 'reclaim', 'device', 'oom', 'migrate', 'ksmd', 'writeback'].includes(t?.kind)) bad(`unknown thread kind '${String(t?.kind)}'`);
     if (!Array.isArray(t.ops) || t.ops.length > 16) bad('ops must be an array of at most 16 operations');
     for (const op of t.ops as unknown as readonly Record<string, unknown>[]) {
-      const allowed = t.kind === 'cpu' ? ['access', 'munmap', 'mprotect', 'dontneed', 'lazyfree', 'fork', 'clearRefs', 'exit'] : t.kind === 'reclaim' ? ['reclaim'] : t.kind === 'migrate' ? ['migrate'] : t.kind === 'ksmd' ? ['merge'] : t.kind === 'writeback' ? ['writeback'] : t.kind === 'oom' ? ['reap'] : ['access', 'register', 'unregister'];
+      const allowed = t.kind === 'cpu' ? ['access', 'munmap', 'mprotect', 'dontneed', 'lazyfree', 'fork', 'clearRefs', 'exit'] : t.kind === 'reclaim' ? ['reclaim', 'age'] : t.kind === 'migrate' ? ['migrate'] : t.kind === 'ksmd' ? ['merge'] : t.kind === 'writeback' ? ['writeback'] : t.kind === 'oom' ? ['reap'] : ['access', 'register', 'unregister'];
       if (op.op !== 'reap' && op.op !== 'fork' && op.op !== 'clearRefs' && op.op !== 'exit' && op.op !== 'unregister' && op.op !== 'register' && !page(op.page)) bad(`page must be an integer in [0, ${MAX_PAGES})`);
       if (op.op === 'mprotect' && typeof op.writable !== 'boolean') bad('mprotect needs writable: boolean');
       if (!allowed.includes(op.op as string)) bad(`operation '${String(op.op)}' is not one a ${t.kind} thread does`);

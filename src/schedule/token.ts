@@ -42,6 +42,8 @@ function encodeOp(o: AnyOp): (string | number)[] {
       return ['p', o.page, o.pages, o.writable ? 1 : 0];
     case 'reclaim':
       return ['r', o.page];
+    case 'age':
+      return ['y', o.page];
     case 'migrate':
       return ['m', o.page];
     case 'merge':
@@ -77,6 +79,8 @@ function decodeOp(o: (string | number)[]): unknown {
       return { op: 'mprotect', page: o[1], pages: o[2], writable: o[3] === 1 };
     case 'r':
       return { op: 'reclaim', page: o[1] };
+    case 'y':
+      return { op: 'age', page: o[1] };
     case 'k':
       return { op: 'merge', page: o[1], with: o[2] };
     case 'm':

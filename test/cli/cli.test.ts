@@ -105,6 +105,6 @@ describe('check --also', () => {
     expect(plain.coverage['writeback:writeback']).toBeUndefined();
     const bad = cli('check', '--driver', 'kvm', '--also', 'numa');
     expect(bad.code).toBe(2);
-    expect(bad.err).toContain("--also takes unregister, file, dax (comma-separated), got 'numa'");
+    expect(bad.err).toContain("--also takes unregister, file, dax, aging (comma-separated), got 'numa'");
   });
 });
