@@ -42,7 +42,8 @@ check    Generates scenarios (a CPU thread faulting and unmapping, a reclaim thr
                             eras; ${DEFAULT_KERNEL} for --driver); several are checked each in turn
            --also OPS       draw operations the default leaves out: unregister (the device's
                             mmu_notifier_unregister), file (a MAP_SHARED file VMA with writeback),
-                            dax (that file on DAX with huge PMDs: catalogue B3)
+                            dax (that file on DAX with huge PMDs: catalogue B3), aging (reclaim's
+                            page_referenced pass: ->clear_flush_young)
            --draw-era       with several eras, one fuzzing campaign that draws the era per run (with
                             only the operations that era has); shrinking prefers the oldest era
            --driver NAME    a built-in notifier (default ${DEFAULT_DRIVER}; see 'mmu-race drivers');
