@@ -18,6 +18,9 @@ import { EAGAIN, type MmuNotifierRange, type NotifierDefinition, type SetupApi }
 import type { KernelApi } from '../notifier/kernel-api';
 import type { Gen } from '../runtime/primitives';
 import { site } from '../runtime/site';
+
+/** The grants are mapped into gntdev's own VMA (gntdev_mmap: vm_ops, VM_DONTEXPAND | VM_DONTDUMP), not an anonymous one. */
+export const GNTDEV_VMA = 'the grant map is gntdev\'s own VMA (drivers/xen/gntdev.c gntdev_mmap)';
 import { MAX_PAGES } from '../scenario/scenario';
 
 const GNTDEV = 'drivers/xen/gntdev.c';
@@ -116,7 +119,7 @@ export const xenGntdevLegacy: NotifierDefinition<GntdevState> = {
     invalidateRangeStart: rangeStart('v4.12'),
     release: release('v4.12'),
   },
-  device: { table: (s) => s.grants, fault: mapGrant('v4.12') },
+  device: { table: (s) => s.grants, fault: mapGrant('v4.12'), ownVma: GNTDEV_VMA },
 };
 
 export const xenGntdev: NotifierDefinition<GntdevState> = {
@@ -127,7 +130,7 @@ export const xenGntdev: NotifierDefinition<GntdevState> = {
   source: `${GNTDEV} mn_invl_range_start (v4.13.9, v4.15.18)`,
   setup,
   ops: { invalidateRangeStart: rangeStart('v4.13'), release: release('v4.13') },
-  device: { table: (s) => s.grants, fault: mapGrant('v4.13') },
+  device: { table: (s) => s.grants, fault: mapGrant('v4.13'), ownVma: GNTDEV_VMA },
 };
 
 export const xenGntdev419: NotifierDefinition<GntdevState> = {
@@ -138,5 +141,5 @@ export const xenGntdev419: NotifierDefinition<GntdevState> = {
   source: `${GNTDEV} mn_invl_range_start(blockable), unmap_if_in_range (v4.19.95; v5.0.1, v5.2.1 read range->blockable / mmu_notifier_range_blockable())`,
   setup,
   ops: { invalidateRangeStart: rangeStart419, release: release('v4.19') },
-  device: { table: (s) => s.grants, fault: mapGrant('v4.19') },
+  device: { table: (s) => s.grants, fault: mapGrant('v4.19'), ownVma: GNTDEV_VMA },
 };

@@ -30,6 +30,8 @@ import type { DeviceFault, DeviceFaultResult, MmuNotifierRange, NotifierDefiniti
 import type { KernelApi } from '../notifier/kernel-api';
 import type { Gen } from '../runtime/primitives';
 import { MAX_PAGES } from '../scenario/scenario';
+
+import { GNTDEV_VMA } from './gntdev';
 import { site } from '../runtime/site';
 
 const GNTDEV = 'drivers/xen/gntdev.c';
@@ -108,7 +110,7 @@ export const xenGntdev55: NotifierDefinition<GntdevIntervalState> = {
   source: `${GNTDEV} gntdev_invalidate, unmap_grant_pages, gntdev_mmap (v5.7.14); d3eeb1d77c5d (v5.5)`,
   setup,
   ops: { invalidate: invalidate('v5.7', true) },
-  device: { table: (s) => s.grants, fault: mmap('v5.7') },
+  device: { table: (s) => s.grants, fault: mmap('v5.7'), ownVma: GNTDEV_VMA },
 };
 
 export const xenGntdev66: NotifierDefinition<GntdevIntervalState> = {
@@ -119,5 +121,5 @@ export const xenGntdev66: NotifierDefinition<GntdevIntervalState> = {
   source: `${GNTDEV} gntdev_invalidate, unmap_grant_pages, __unmap_grant_pages, gntdev_mmap (v6.8); dbe97cff7dd9 (v5.19)`,
   setup,
   ops: { invalidate: invalidate('v6.8', false) },
-  device: { table: (s) => s.grants, fault: mmap('v6.8') },
+  device: { table: (s) => s.grants, fault: mmap('v6.8'), ownVma: GNTDEV_VMA },
 };

@@ -226,6 +226,11 @@ function* breakCow(kc: KernelContext, vpn: number): Gen {
 
 /** ksmd merging the page at `vpn` with the page at `withVpn` (see the file comment). */
 export function* ksmMerge(kc: KernelContext, vpn: number, withVpn: number): Gen {
+  const own = kc.notifiers[0]?.def.device.ownVma;
+  if (own !== undefined) {
+    yield* p.note(`ksm_madvise: VM_DONTEXPAND: the VMA is never VM_MERGEABLE, ksmd does not scan it (${own})`, site('mm/ksm.c', 'ksm_madvise', 'v4.13'));
+    return;
+  }
   if (kc.thpOrder) {
     yield* p.note('KSM with transparent huge pages (split_huge_page in try_to_merge_one_page) is not modelled: merge skipped', ONE);
     return;

@@ -48,6 +48,12 @@ const MADVISE_RETURN = site('mm/madvise.c', 'SYSCALL_DEFINE3(madvise): return', 
  */
 export function* madviseFree(kc: KernelContext, vpn: number, n: number): Gen {
   yield* p.downRead(MMAP_SEM, MADVISE);
+  const own = kc.notifiers[0]?.def.device.ownVma;
+  if (own !== undefined) {
+    yield* p.note(`madvise_free_single_vma: !vma_is_anonymous(vma): -EINVAL (${own})`, FREE_VMA);
+    yield* p.upRead(MMAP_SEM, MADVISE);
+    return;
+  }
   const start = addressOf(vpn);
   const range = mmuNotifierRange(kc, 'MMU_NOTIFY_CLEAR', start, start + n * PAGE_SIZE);
   yield* invalidateRangeStart(kc, range, FREE_VMA);

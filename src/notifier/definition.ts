@@ -156,6 +156,13 @@ export interface NotifierDefinition<S = unknown> {
      * interrupt) and the mm may exit under it.
      */
     readonly holdsMm?: boolean;
+    /**
+     * The VMA the scenario's CPU operations act on is the driver's own mapping (e.g. gntdev_mmap sets
+     * its vm_ops and VM_DONTEXPAND), not an anonymous one: madvise(MADV_FREE) on it returns -EINVAL
+     * (`if (!vma_is_anonymous(vma))`, mm/madvise.c madvise_free_single_vma) and KSM never merges it
+     * (ksm_madvise refuses VM_DONTEXPAND, mm/ksm.c). The text says why; absent: an anonymous VMA.
+     */
+    readonly ownVma?: string;
   };
 }
 

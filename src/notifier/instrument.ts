@@ -135,6 +135,9 @@ export function instrumentNotifier<S>(def: NotifierDefinition<S>, opts: Instrume
     setup: (api) => deepFreeze(call(() => def.setup(api), index('setup'), 'setup', opts)),
     ops,
     device: Object.freeze({
+      // the plain properties as declared (the fault path runs in a thread of the mm; the VMA is the driver's own)
+      ...(def.device.holdsMm !== undefined ? { holdsMm: def.device.holdsMm } : {}),
+      ...(def.device.ownVma !== undefined ? { ownVma: def.device.ownVma } : {}),
       table: (s: S) => call(() => def.device.table(s), index('device.table'), 'device.table', opts),
       *fault(k, s, f) {
         const i = index('device.fault');

@@ -12,7 +12,7 @@ import { UsageError } from '../runtime/errors';
 import type { NotifierDefinition } from './definition';
 
 const TOP_LEVEL = ['name', 'title', 'contract', 'eras', 'source', 'setup', 'ops', 'device'] as const;
-const DEVICE = ['table', 'fault', 'holdsMm'] as const;
+const DEVICE = ['table', 'fault', 'holdsMm', 'ownVma'] as const;
 
 /** `'[object GeneratorFunction]'`, `'[object AsyncGeneratorFunction]'`, `'[object Function]'` … */
 function kindOf(f: unknown): string {
@@ -107,6 +107,7 @@ function checkDevice(device: unknown): void {
   requireFunction(d.table, 'device.table', 'a plain function (s) => TableId returning the secondary table device accesses go through');
   requireGenerator(d.fault, 'device.fault');
   if (d.holdsMm !== undefined && typeof d.holdsMm !== 'boolean') throw new UsageError(`device.holdsMm must be a boolean (the fault path runs in a thread of the mm's process), got ${describe(d.holdsMm)}`);
+  if (d.ownVma !== undefined && typeof d.ownVma !== 'string') throw new UsageError(`device.ownVma must be a string saying why the VMA is the driver's own mapping, got ${describe(d.ownVma)}`);
 }
 
 /**

@@ -320,3 +320,20 @@ describe('every catalogue driver keeps what its device wrote after MADV_FREE', (
     }
   });
 });
+
+describe("gntdev's grants live in its own VMA", () => {
+  it('madvise(MADV_FREE) there is -EINVAL and ksmd never merges it, on every gntdev era; an anonymous VMA (kvm) is freed and merged', () => {
+    const scenario = { threads: [{ kind: 'cpu' as const, ops: [{ op: 'access' as const, page: 0, write: true }, { op: 'access' as const, page: 1, write: true }, { op: 'lazyfree' as const, page: 0, pages: 1 }] }, { kind: 'ksmd' as const, ops: [{ op: 'merge' as const, page: 0, with: 1 }] }] };
+    for (const d of DRIVERS.filter((x) => x.name === 'xen-gntdev')) {
+      for (const kernel of d.eras) {
+        const r = runCase({ kernel, driver: d.name, scenario, preemptions: [], maxSteps: 3000 } as Case, { era: eraByName(kernel), driver: d });
+        const text = r.trace.map((t) => t.effect.text ?? '').join('\n');
+        expect(text, `${kernel}`).toMatch(/!vma_is_anonymous\(vma\): -EINVAL/);
+        expect(text, `${kernel}`).toMatch(/ksm_madvise: VM_DONTEXPAND/);
+        expect(r.machine.pages.some((pg) => !pg.swapBacked)).toBe(false);
+      }
+    }
+    const kvm = runCase({ kernel: 'v4.13', driver: 'kvm', scenario, preemptions: [], maxSteps: 3000 } as Case);
+    expect(kvm.trace.map((t) => t.effect.text ?? '').join('\n')).not.toMatch(/-EINVAL|VM_DONTEXPAND/);
+  });
+});
