@@ -58,21 +58,8 @@ function blame(err: unknown, where: string, opts: InstrumentOptions): Error {
 
 /** An iterator over `inner` that marks `index` as running while it runs and blames its errors on `where`. */
 function guard<T>(inner: Gen<T>, index: number, where: string, opts: InstrumentOptions): Gen<T> {
-  const w = opts.watch;
-  const step = (f: () => IteratorResult<Effect, T>): IteratorResult<Effect, T> => {
-    const prev = w ? w[WATCH_CALLBACK] : 0;
-    if (w) {
-      w[WATCH_CALLBACK] = index;
-      w[WATCH_HEARTBEAT]++;
-    }
-    try {
-      return f();
-    } catch (err) {
-      throw blame(err, where, opts);
-    } finally {
-      if (w) w[WATCH_CALLBACK] = prev;
-    }
-  };
+  // each resumption of the callback runs under the same watch and blame as a plain call
+  const step = (f: () => IteratorResult<Effect, T>): IteratorResult<Effect, T> => call(f, index, where, opts);
   const it: Gen<T> = {
     next: (v?: unknown) => step(() => inner.next(v)),
     return: (v: T) => step(() => inner.return(v)),

@@ -7,21 +7,18 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { kvmFor, kvmWithMutexIn } from '../drivers/kvm-variants';
 import { runCase, type Case } from '../../src/check/case';
 import { ERAS, eraByName } from '../../src/eras';
-import { kvm, kvmLegacy } from '../../src/drivers/kvm';
 import type { NotifierDefinition } from '../../src/notifier/definition';
 import { validateNotifier } from '../../src/notifier/validate';
 import { describeEffect } from '../../src/report/label';
-import { site } from '../../src/runtime/site';
 import { DEFAULT_BOUNDS, scenarioArbitrary, scheduleArbitrary } from '../../src/scenario/arbitrary';
 import { decodeToken, encodeToken } from '../../src/schedule/token';
 import { scenarioText, validateScenario, type Scenario } from '../../src/scenario/scenario';
 
 type Threads = Case['scenario']['threads'];
-type KvmState = ReturnType<typeof kvm.setup>;
 
-const kvmFor = (kernel: string): NotifierDefinition<KvmState> => (kvm.eras.includes(kernel) ? kvm : kvmLegacy);
 
 function run(kernel: string, threads: Threads, driver: NotifierDefinition<any> = kvmFor(kernel), preemptions: Case['preemptions'] = [], extra: Partial<Scenario> = {}) {
   return runCase({ kernel, driver: driver.name, scenario: { threads, ...extra }, preemptions, maxSteps: 3000 }, { era: eraByName(kernel), driver });
@@ -36,34 +33,8 @@ const AGE_AFTER_ACCESS: Threads = [
 
 const referenced = (r: ReturnType<typeof run>): string[] => r.trace.map((s) => s.effect.text ?? '').filter((t) => /^page_referenced\(\) = /.test(t));
 
-const AT = site('test', 'driver under test', 'model');
 
-/** KVM whose ->clear_flush_young takes a mutex: a sleep under the PTL. */
-function sleepingClearFlushYoung(kernel: string): NotifierDefinition<{ base: KvmState; mutex: number }> {
-  const base = kvmFor(kernel);
-  return {
-    ...base,
-    name: 'clear-flush-young-mutex',
-    eras: [kernel],
-    setup: (api) => ({ base: base.setup(api), mutex: api.mutex('drv->mutex') }),
-    ops: {
-      *invalidateRangeStart(k, s, r) {
-        return yield* base.ops.invalidateRangeStart!(k, s.base, r);
-      },
-      *invalidateRangeEnd(k, s, r) {
-        yield* base.ops.invalidateRangeEnd!(k, s.base, r);
-      },
-      ...(base.ops.invalidatePage ? { *invalidatePage(k, s, a) { yield* base.ops.invalidatePage!(k, s.base, a); } } : {}),
-      *clearFlushYoung(k, s, r) {
-        yield* k.mutexLock(s.mutex, AT);
-        const young = yield* base.ops.clearFlushYoung!(k, s.base, r);
-        yield* k.mutexUnlock(s.mutex, AT);
-        return young;
-      },
-    },
-    device: { table: (s) => s.base.spt, fault: (k, s, f) => base.device.fault(k, s.base, f) },
-  };
-}
+const sleepingClearFlushYoung = (kernel: string) => kvmWithMutexIn(kernel, 'clear-flush-young-mutex', 'clearFlushYoung');
 
 describe('reclaim ages a page (mm/vmscan.c shrink_active_list → mm/rmap.c page_referenced)', () => {
   it('every step names its kernel source, in the order of the source: isolate, anon_vma read lock, PTL, test-and-clear, notifier, unlock, putback', () => {

@@ -10,11 +10,12 @@
  * with DEFAULT_BOUNDS, where `dax` is never drawn (no matrix cell depends on it).
  */
 import fc from 'fast-check';
+import { kvmFor } from '../drivers/kvm-variants';
 import { describe, expect, it } from 'vitest';
 import { runCase, type Case } from '../../src/check/case';
 import { eraByName } from '../../src/eras';
 import { deriveEra, type Era } from '../../src/eras/era';
-import { kvm, kvmLegacy } from '../../src/drivers/kvm';
+import { kvmLegacy } from '../../src/drivers/kvm';
 import type { NotifierDefinition } from '../../src/notifier/definition';
 import { describeEffect } from '../../src/report/label';
 import { site } from '../../src/runtime/site';
@@ -24,7 +25,6 @@ import { scenarioText, validateScenario, type Scenario } from '../../src/scenari
 import { decodeToken, encodeToken } from '../../src/schedule/token';
 
 type Threads = Case['scenario']['threads'];
-const kvmFor = (kernel: string): NotifierDefinition<any> => (kvm.eras.includes(kernel) ? kvm : kvmLegacy);
 
 function daxScenario(threads: Threads, thpOrder = 1): Scenario {
   return { file: true, thp: true, thpOrder, dax: true, threads };

@@ -6,10 +6,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { kvmFor, kvmWithMutexIn } from '../drivers/kvm-variants';
 import { runCase, type Case } from '../../src/check/case';
 import { ERAS, eraByName } from '../../src/eras';
 import { DRIVERS } from '../../src/drivers';
-import { kvm, kvmLegacy } from '../../src/drivers/kvm';
+import { kvm } from '../../src/drivers/kvm';
 import type { NotifierDefinition } from '../../src/notifier/definition';
 import { instrumentNotifier } from '../../src/notifier/instrument';
 import { validateNotifier } from '../../src/notifier/validate';
@@ -24,7 +25,6 @@ import { scenarioText, validateScenario } from '../../src/scenario/scenario';
 type Threads = Case['scenario']['threads'];
 type KvmDef = NotifierDefinition<ReturnType<typeof kvm.setup>>;
 
-const kvmFor = (kernel: string): KvmDef => (kvm.eras.includes(kernel) ? kvm : kvmLegacy);
 
 function run(kernel: string, threads: Threads, driver: NotifierDefinition<any> = kvmFor(kernel), preemptions: Case['preemptions'] = []) {
   return runCase({ kernel, driver: driver.name, scenario: { threads }, preemptions, maxSteps: 3000 }, { era: eraByName(kernel), driver });
@@ -38,30 +38,7 @@ const MERGE: Threads = [
 
 const AT = site('test', 'driver under test', 'model');
 
-/** KVM whose ->change_pte takes a mutex (sleeps under the PTL). */
-function sleepingChangePte(kernel: string): NotifierDefinition<{ base: ReturnType<typeof kvm.setup>; mutex: number }> {
-  const base = kvmFor(kernel);
-  return {
-    ...base,
-    name: 'change-pte-mutex',
-    eras: [kernel],
-    setup: (api) => ({ base: base.setup(api), mutex: api.mutex('drv->mutex') }),
-    ops: {
-      *invalidateRangeStart(k, s, r) {
-        return yield* base.ops.invalidateRangeStart!(k, s.base, r);
-      },
-      *invalidateRangeEnd(k, s, r) {
-        yield* base.ops.invalidateRangeEnd!(k, s.base, r);
-      },
-      ...(base.ops.invalidatePage ? { *invalidatePage(k, s, a) { yield* base.ops.invalidatePage!(k, s.base, a); } } : {}),
-      *changePte(k, s) {
-        yield* k.mutexLock(s.mutex, AT);
-        yield* k.mutexUnlock(s.mutex, AT);
-      },
-    },
-    device: { table: (s) => s.base.spt, fault: (k, s, f) => base.device.fault(k, s.base, f) },
-  };
-}
+const sleepingChangePte = (kernel: string) => kvmWithMutexIn(kernel, 'change-pte-mutex', 'changePte');
 
 /**
  * A KVM-like mirror whose range_start does not drop the sptes (it only counts): correct for nothing,

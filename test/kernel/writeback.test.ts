@@ -8,11 +8,12 @@
  */
 import fc from 'fast-check';
 import { inflateRawSync } from 'node:zlib';
+import { kvmFor } from '../drivers/kvm-variants';
 import { describe, expect, it } from 'vitest';
 import { runCase, type Case } from '../../src/check/case';
 import { eraByName } from '../../src/eras';
 import { deriveEra } from '../../src/eras/era';
-import { kvm, kvmLegacy } from '../../src/drivers/kvm';
+import { kvm } from '../../src/drivers/kvm';
 import { invalidatePageMutex } from '../../src/drivers/invalidate-page-mutex';
 import type { NotifierDefinition } from '../../src/notifier/definition';
 import { describeEffect } from '../../src/report/label';
@@ -25,7 +26,6 @@ import type { Era } from '../../src/eras/era';
 type Threads = Case['scenario']['threads'];
 type KvmDef = NotifierDefinition<ReturnType<typeof kvm.setup>>;
 
-const kvmFor = (kernel: string): KvmDef => (kvm.eras.includes(kernel) ? kvm : kvmLegacy);
 
 function run(kernel: string | Era, threads: Threads, driver: NotifierDefinition<any> = kvmFor(typeof kernel === 'string' ? kernel : kernel.name), preemptions: Case['preemptions'] = []) {
   const era = typeof kernel === 'string' ? eraByName(kernel) : kernel;
