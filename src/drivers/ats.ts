@@ -51,7 +51,8 @@ export function* atsFault(k: KernelApi, hw: number, iotlb: number, address: numb
   if (ok) yield* k.spteSet(iotlb, vpn, { pfn: pte.pfn, generation: pte.generation }, pte.writable, at.translate);
   yield* k.spinUnlock(hw, at.translate);
   if (ok) return 'mapped';
-  const got = yield* k.getUserPagesUnlocked(address, write);
+  // the page-request handler calls handle_mm_fault itself: a hinting entry gets its NUMA fault
+  const got = yield* k.getUserPagesUnlocked(address, write, true);
   if (!got) return 'error';
   yield* k.putPage(got.page, at.pri);
   return 'retry';

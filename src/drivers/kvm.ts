@@ -166,8 +166,9 @@ function* hvaToPfn(k: KernelApi, f: DeviceFault) {
   const fast = yield* k.getUserPagesFast(f.address, true);
   if (fast) return { page: fast.page, writable: true };
   yield* k.note('hva_to_pfn_fast failed: hva_to_pfn_slow', HVA_TO_PFN);
-  // hva_to_pfn_slow(): *writable = write_fault
-  const slow = yield* k.getUserPagesUnlocked(f.address, f.write);
+  // hva_to_pfn_slow(): *writable = write_fault; flags = FOLL_HWPOISON | FOLL_HONOR_NUMA_FAULT (v6.8: "We always
+  // want to honor NUMA hinting faults in that case, because GUP usage corresponds to memory accesses from the VCPU")
+  const slow = yield* k.getUserPagesUnlocked(f.address, f.write, true);
   return slow ? { page: slow.page, writable: f.write } : null;
 }
 

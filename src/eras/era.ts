@@ -216,6 +216,40 @@ export interface Era {
    *   page_ref_freeze(page, 1).
    */
   readonly lazyfree: 'ttu-lzfree' | 'swapbacked';
+  /**
+   * NUMA balancing's migration of a THP mapped by a hinting (protnone) PMD, from do_huge_pmd_numa_page
+   * (src/kernel/numa.ts):
+   * - `copy-then-clear-notify` (v4.10.17, v4.12, v4.13.19 [V]): migrate_misplaced_transhuge_page
+   *   copies into the new THP first (migrate_page_copy), then range_start, pmd_lock, the recheck,
+   *   `pmdp_huge_clear_flush_notify` (->invalidate_range under the PMD lock), set_pmd_at, range_end;
+   * - `copy-then-set` (v4.15, v4.19.95 [V]): the same bracket, but set_pmd_at over the hinting PMD
+   *   with no clear ("Clearing the pmd here would introduce a race condition against MADV_DONTNEED")
+   *   and no ->invalidate_range until range_end;
+   * - `fault-invalidates` (v5.0.1 … v5.7.14 [V]): no notifier call in migrate_misplaced_transhuge_page;
+   *   do_huge_pmd_numa_page, when `mm_tlb_flush_pending()`, calls flush_tlb_range and
+   *   `mmu_notifier_invalidate_range()` under the PMD lock before migrating ("change_huge_pmd()
+   *   released the pmd lock before invalidating the secondary MMUs sharing the primary MMU
+   *   pagetables"; Andrea Arcangeli's "mm: thp: fix mmu_notifier in migrate_misplaced_transhuge_page()",
+   *   7066f0f933a1 [U: the commit id from memory; the change itself read between v4.19.95 and v5.0.1]);
+   * - `migrate-pages` (v6.8 [V]): migrate_misplaced_folio → migrate_pages, whose whole-THP migration
+   *   of a PMD-mapped THP uses PMD migration entries (not modelled: the THP stays, the PMD is restored).
+   */
+  readonly numaThpMigration: 'copy-then-clear-notify' | 'copy-then-set' | 'fault-invalidates' | 'migrate-pages';
+  /**
+   * Which pages change_prot_numa leaves alone beyond the zero page, KSM pages and hinting entries
+   * (mm/mprotect.c change_pte_range, mm/huge_memory.c change_huge_pmd with prot_numa): `none`
+   * (v4.10.17 … v4.15 [V]); `mapcount` (v4.19.95 … v5.7.14 [V]: "Also skip shared copy-on-write
+   * pages", `is_cow_mapping && page_mapcount(page) != 1`); `refcount` (v6.8 [V]: `folio_ref_count(folio) != 1`).
+   */
+  readonly numaSkipShared: 'none' | 'mapcount' | 'refcount';
+  /**
+   * do_numa_page (mm/memory.c): `restore-first` (v4.10.17 … v5.7.14 [V]): the hinting PTE is made
+   * accessible again under the PTL (pte_modify(vm_page_prot), pte_mkwrite if `pte_savedwrite`, the
+   * write bit change_prot_numa kept) before migrate_misplaced_page; `migrate-protnone` (v6.8 [V]):
+   * change_prot_numa drops the write bit, the PTE stays PROT_NONE while migrate_misplaced_folio runs
+   * and is restored only if it fails (`out_map`), writable if can_change_pte_writable.
+   */
+  readonly numaFault: 'restore-first' | 'migrate-protnone';
 }
 
 /** A new era from `base` with the fields that changed. */

@@ -40,6 +40,12 @@ const era: Era = {
   thpCowSplits: false,
   // mm/madvise.c mark_page_lazyfree, mm/rmap.c try_to_unmap_one "MADV_FREE page check" (v4.13.19)
   lazyfree: 'swapbacked',
+  // mm/migrate.c migrate_misplaced_transhuge_page v4.13.19: migrate_page_copy; range_start; pmdp_huge_clear_flush_notify; set_pmd_at; range_end
+  numaThpMigration: 'copy-then-clear-notify',
+  // mm/mprotect.c change_pte_range v4.13.19: prot_numa skips !page, PageKsm, pte_protnone, target_node only
+  numaSkipShared: 'none',
+  // mm/memory.c do_numa_page v4.13.19: ptep_modify_prot_start; pte_modify; pte_mkwrite if was_writable; commit; then migrate_misplaced_page
+  numaFault: 'restore-first',
 };
 
 export const v4_13: Era = Object.freeze(era);

@@ -8,6 +8,8 @@ import { v4_13 } from './v4.13';
  * v4.15 as the first release is the reference's dating, not verified here [U].
  */
 export const v4_15 = deriveEra(v4_13, {
+  // mm/migrate.c migrate_misplaced_transhuge_page v4.15: set_pmd_at over the protnone PMD, no pmdp_huge_clear_flush_notify
+  numaThpMigration: 'copy-then-set',
   name: 'v4.15',
   summary: 'mmu_notifier_invalidate_range_only_end where the PTL call already happened (wp_page_copy)',
   source: 'mm/memory.c wp_page_copy, mm/mmu_notifier.c __mmu_notifier_invalidate_range_end(only_end) (v4.19; v4.15 [U])',

@@ -10,6 +10,8 @@ import { v4_15 } from './v4.15';
  * then skips the VMA with no range_end for anyone (reference §3 B12, until c2655835fd8c).
  */
 export const v4_19 = deriveEra(v4_15, {
+  // mm/mprotect.c change_pte_range v4.19.95: "Also skip shared copy-on-write pages"
+  numaSkipShared: 'mapcount',
   name: 'v4.19',
   summary: 'non-blockable invalidate_range_start for the OOM reaper, -EAGAIN; a failed start leaves the other notifiers unpaired',
   source: 'mm/oom_kill.c __oom_reap_task_mm, mm/mmu_notifier.c __mmu_notifier_invalidate_range_start (v4.19.95)',

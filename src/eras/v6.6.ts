@@ -11,6 +11,12 @@ import { v5_5 } from './v5.5';
  * Read in the v6.8 snapshot; v6.6 as the first release is the reference's dating [U].
  */
 export const v6_6 = deriveEra(v5_5, {
+  // mm/huge_memory.c do_huge_pmd_numa_page v6.8: migrate_misplaced_folio (migrate_pages; PMD migration entries)
+  numaThpMigration: 'migrate-pages',
+  // mm/mprotect.c change_pte_range v6.8: is_cow_mapping(vma->vm_flags) && folio_ref_count(folio) != 1
+  numaSkipShared: 'refcount',
+  // mm/memory.c do_numa_page v6.8: the PTE stays PROT_NONE until migrate_misplaced_folio fails (out_map)
+  numaFault: 'migrate-protnone',
   name: 'v6.6',
   summary: '->invalidate_range replaced by ->arch_invalidate_secondary_tlbs, called from the arch TLB flush',
   source: 'arch/x86/mm/tlb.c flush_tlb_mm_range, arch/x86/include/asm/tlbflush.h arch_tlbbatch_add_pending, mm/mmu_notifier.c (v6.8)',

@@ -9,12 +9,13 @@ import { fullRangeInvalidated } from './full-range-invalidated';
 import { secondaryFollowsPrimary } from './secondary-follows-primary';
 import { noLockHeldAtExit } from './no-lock-held-at-exit';
 import { noLostDirty } from './no-lost-dirty';
+import { noLostWrite } from './no-lost-write';
 import { noCallbackAfterUnregister } from './no-callback-after-unregister';
 
-export { noCallbackAfterUnregister, fullRangeInvalidated, noLostDirty, noLockHeldAtExit, noDeadlock, noSecondaryMapsFreedPage, noSleepInAtomic, progress, secondaryFollowsPrimary, startEndPaired };
+export { noCallbackAfterUnregister, fullRangeInvalidated, noLostDirty, noLostWrite, noLockHeldAtExit, noDeadlock, noSecondaryMapsFreedPage, noSleepInAtomic, progress, secondaryFollowsPrimary, startEndPaired };
 
 /** Every registered invariant, by name. */
-export const INVARIANTS: readonly Invariant[] = [noSecondaryMapsFreedPage, noSleepInAtomic, startEndPaired, secondaryFollowsPrimary, noDeadlock, noLockHeldAtExit, noLostDirty, progress, fullRangeInvalidated, noCallbackAfterUnregister];
+export const INVARIANTS: readonly Invariant[] = [noSecondaryMapsFreedPage, noSleepInAtomic, startEndPaired, secondaryFollowsPrimary, noDeadlock, noLockHeldAtExit, noLostDirty, noLostWrite, progress, fullRangeInvalidated, noCallbackAfterUnregister];
 
 export function invariantByName(name: string): Invariant | undefined {
   return INVARIANTS.find((i) => i.name === name);

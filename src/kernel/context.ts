@@ -99,4 +99,10 @@ export interface KernelContext {
    * Absent otherwise: every other execution runs exactly the steps it did.
    */
   readonly dax?: DaxMapping;
+  /**
+   * NUMA balancing's state, only in a scenario with a NUMA scanner thread (src/kernel/numa.ts):
+   * `mm->tlb_flush_pending`, which change_protection raises around its walk and the THP hinting
+   * fault reads (mm_tlb_flush_pending).
+   */
+  readonly numa?: { readonly tlbFlushPending: CounterId; readonly vmaPages: number };
 }

@@ -15,6 +15,7 @@ const FAST_PTE = site('mm/gup.c', 'gup_pte_range', 'v4.13');
 const UNLOCKED = site('mm/gup.c', '__get_user_pages_unlocked', 'v4.13');
 const GUP = site('mm/gup.c', '__get_user_pages', 'v4.13');
 const FOLLOW = site('mm/gup.c', 'follow_page_pte', 'v4.13');
+const FOLLOW_NUMA_68 = site('mm/gup.c', 'follow_page_pte: pte_protnone(pte) && !gup_can_follow_protnone(vma, flags)', 'v6.8');
 const FOLLOW_TOUCH = site('mm/gup.c', 'follow_page_pte: FOLL_TOUCH, FOLL_WRITE on a clean pte: set_page_dirty', 'v4.13');
 // a huge PMD (transparent huge pages): the reference goes to the THP's head (compound_head)
 const FAST_HUGE_GET = site('mm/gup.c', 'gup_huge_pmd: page_cache_add_speculative(head, refs)', 'v4.13');
@@ -53,7 +54,8 @@ export function* getUserPagesFast(address: number, write: boolean, kc?: KernelCo
   yield* p.localIrqDisable(FAST);
   const pte = yield* p.pteRead(vpn, FAST_PTE);
   let result: GupResult | null = null;
-  if (pte && !pte.swap && pte.pfn !== ZERO_PFN && (!write || pte.writable)) {
+  // gup_pte_range / gup_pmd_range: "if (pte_protnone(pte)) goto pte_unmap" (v4.13, v6.8): the slow path decides
+  if (pte && !pte.swap && !pte.protnone && pte.pfn !== ZERO_PFN && (!write || pte.writable)) {
     const page = { pfn: pte.pfn, generation: pte.generation };
     if (yield* p.getPageUnlessZero(page, pte.huge ? FAST_HUGE_GET : site('mm/gup.c', 'gup_pte_range: page_cache_get_speculative', 'v4.13'))) {
       const again = yield* p.pteRead(vpn, pte.huge ? FAST_HUGE_RECHECK : site('mm/gup.c', 'gup_pte_range: pte_val(pte) != pte_val(*ptep)?', 'v4.13'));
@@ -72,9 +74,17 @@ export function* getUserPagesFast(address: number, write: boolean, kc?: KernelCo
  * `follow_page_pte()` with FOLL_GET: under the PTL, the page mapped at `vpn` if the PTE allows the
  * access, with a reference taken; null otherwise (the caller faults it in and retries).
  */
-function* followPage(vpn: number, write: boolean): Gen<GupResult | null> {
+function* followPage(kc: KernelContext, vpn: number, write: boolean, honorNuma: boolean): Gen<GupResult | null> {
   yield* p.spinLock(PTL, FOLLOW);
-  const pte = yield* p.pteRead(vpn, FOLLOW);
+  let pte = yield* p.pteRead(vpn, FOLLOW);
+  if (pte?.protnone) {
+    // a NUMA hinting entry: `(flags & FOLL_NUMA) && pte_protnone(pte)` → no_page (v4.13: FOLL_NUMA unless
+    // FOLL_FORCE); v6.8 `pte_protnone(pte) && !gup_can_follow_protnone(vma, flags)`: only FOLL_HONOR_NUMA_FAULT
+    // faults it, and a read without it gets the page (the hinting entry has no write bit: writes always fault)
+    const follows = kc.era.numaFault === 'migrate-protnone' && !honorNuma && !write;
+    if (follows) yield* p.note('gup_can_follow_protnone: no FOLL_HONOR_NUMA_FAULT, the hinting entry is followed', FOLLOW_NUMA_68);
+    pte = follows ? { ...pte, writable: false } : null;
+  }
   let result: GupResult | null = null;
   if (pte && !pte.swap && (!write || pte.writable)) {
     const page = { pfn: pte.pfn, generation: pte.generation };
@@ -94,7 +104,7 @@ function* followPage(vpn: number, write: boolean): Gen<GupResult | null> {
  * for the page: find_extend_vma, follow_page_mask, faultin_page → handle_mm_fault until it is
  * present. Returns null for -EFAULT (no VMA).
  */
-export function* getUserPagesUnlocked(kc: KernelContext, address: number, write: boolean): Gen<GupResult | null> {
+export function* getUserPagesUnlocked(kc: KernelContext, address: number, write: boolean, honorNuma = false): Gen<GupResult | null> {
   if (yield* mmUsersGone(kc)) return null;
   const vpn = vpnOf(address);
   yield* p.downRead(MMAP_SEM, UNLOCKED);
@@ -104,7 +114,7 @@ export function* getUserPagesUnlocked(kc: KernelContext, address: number, write:
     // retry: follow_page_mask, else faultin_page and goto retry (unbounded in the kernel; the step
     // budget bounds it here).
     while (result === null) {
-      result = yield* followPage(vpn, write);
+      result = yield* followPage(kc, vpn, write, honorNuma);
       if (result === null && !(yield* handleMmFault(kc, vpn, write, site('mm/gup.c', 'faultin_page', 'v4.13')))) {
         yield* p.note('-EFAULT: handle_mm_fault failed', GUP);
         break;

@@ -42,7 +42,9 @@ export function* hmmRangeFault(kc: KernelContext, address: number, write: boolea
     if (yield* mmuIntervalCheckRetry(kc, sub, seq)) return 'EBUSY';
     if (!(yield* p.vmaAllows(vpn, write, VMA))) return 'EFAULT'; // no VMA (-EFAULT) or no VM_WRITE for a write (-EPERM)
     const pte = yield* p.pteRead(vpn, WALK);
-    if (pte && !pte.swap && (!write || pte.writable) && !(write && pte.pfn === ZERO_PFN)) {
+    // pte_to_hmm_pfn_flags: "if (pte_none(pte) || !pte_present(pte) || pte_protnone(pte)) return 0" (v5.7.14, v6.8;
+    // hmm_vma_handle_pmd likewise for pmd_protnone): a hinting entry is faulted
+    if (pte && !pte.swap && !pte.protnone && (!write || pte.writable) && !(write && pte.pfn === ZERO_PFN)) {
       // a huge PMD: hmm_vma_walk_pmd → hmm_vma_handle_pmd: pfn = pmd_pfn(pmd) + ((addr & ~PMD_MASK) >> PAGE_SHIFT)
       if (pte.huge) yield* p.note('hmm_vma_handle_pmd: the subpage of the huge PMD', HANDLE_PMD);
       return { page: { pfn: pte.pfn, generation: pte.generation }, writable: pte.writable };

@@ -18,6 +18,7 @@ import type { Gen, PageRef } from '../runtime/primitives';
 import { site } from '../runtime/site';
 import type { KernelContext } from './context';
 import { daxHugePmdFault } from './dax';
+import { doHugePmdNumaPage } from './numa';
 import { ANON_VMA_RWSEM, PTL } from './mm';
 import { archInvalidateSecondaryTlbs, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
 
@@ -82,6 +83,8 @@ export function* hugePmdFault(kc: KernelContext, vpn: number, write: boolean): G
   const pmd = yield* h.pmdRead(vpn, CREATE); // vmf.pmd = pmd_alloc(mm, vmf.pud, address); *vmf.pmd
   if (pmd === 'table') return 'fallback';
   if (pmd === null) return yield* doHugePmdAnonymousPage(kc, vpn, write);
+  // "if (pmd_protnone(orig_pmd) && vma_is_accessible(vma)) return do_huge_pmd_numa_page(&vmf, orig_pmd)"
+  if (pmd.protnone) return yield* doHugePmdNumaPage(kc, vpn, pmd);
   if (write && !pmd.writable) return yield* wpHugePmd(kc, vpn, pmd);
   yield* hugePmdSetAccessed(vpn, pmd, write);
   return 'done';
@@ -113,7 +116,7 @@ function* doHugePmdAnonymousPage(kc: KernelContext, vpn: number, write: boolean)
 }
 
 function samePmd(a: Pmd | 'table' | null, b: Pmd): boolean {
-  return a !== null && a !== 'table' && a.pfn === b.pfn && a.generation === b.generation && a.writable === b.writable;
+  return a !== null && a !== 'table' && a.pfn === b.pfn && a.generation === b.generation && a.writable === b.writable && !a.protnone === !b.protnone;
 }
 
 /** `huge_pmd_set_accessed()`: under the PMD lock, if `pmd_same`, pmd_mkyoung (and pmd_mkdirty for a write). */

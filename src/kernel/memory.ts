@@ -16,6 +16,7 @@ import { changePte, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, 
 import { pageCount } from '../runtime/huge-primitives';
 import { hugePmdFault, zapPmdRange } from './huge_memory';
 import { doFileFault, wpPageShared } from './writeback';
+import { doNumaPage } from './numa';
 
 const HANDLE = site('mm/memory.c', 'handle_pte_fault', 'v4.13');
 const ANON = site('mm/memory.c', 'do_anonymous_page', 'v4.13');
@@ -36,7 +37,7 @@ const MIGRATION_WAIT = site('mm/migrate.c', '__migration_entry_wait', 'v4.13', '
 
 function same(a: Pte | null, b: Pte | null): boolean {
   if (a === null || b === null) return a === b;
-  return a.pfn === b.pfn && a.generation === b.generation && a.swap === b.swap && a.writable === b.writable && !a.huge === !b.huge && !a.migration === !b.migration;
+  return a.pfn === b.pfn && a.generation === b.generation && a.swap === b.swap && a.writable === b.writable && !a.huge === !b.huge && !a.migration === !b.migration && !a.protnone === !b.protnone;
 }
 
 /**
@@ -55,6 +56,8 @@ export function* handleMmFault(kc: KernelContext, vpn: number, write: boolean, c
     return true;
   }
   if (orig.migration) return yield* migrationEntryWait(vpn, orig);
+  // "if (pte_protnone(vmf->orig_pte) && vma_is_accessible(vmf->vma)) return do_numa_page(vmf)"
+  if (orig.protnone) return yield* doNumaPage(kc, vpn, orig);
   if (orig.swap) return yield* doSwapPage(vpn, write, orig);
   yield* p.spinLock(PTL, HANDLE);
   const cur = yield* p.pteRead(vpn, HANDLE);

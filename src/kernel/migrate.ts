@@ -108,7 +108,7 @@ export function* migratePageAt(kc: KernelContext, vpn: number, vmaPages: number)
  * the isolation reference of the old page goes (freeing it unless someone else holds one), on
  * failure the new page is freed and the old one put back.
  */
-function* unmapAndMove(kc: KernelContext, page: PageRef, newpage: PageRef, vpn: number, nr: number, vmaPages: number): Gen<boolean> {
+export function* unmapAndMove(kc: KernelContext, page: PageRef, newpage: PageRef, vpn: number, nr: number, vmaPages: number): Gen<boolean> {
   const [count] = yield* h.pageCount(page, FREED);
   if (count === 1) {
     // "page was freed from under us. So we are done.": rc = MIGRATEPAGE_SUCCESS; put_page(newpage); put_page(page)
@@ -184,8 +184,8 @@ function* moveToNewPage(page: PageRef, newpage: PageRef, nr: number): Gen<[boole
     return [false, false];
   }
   if (flags.swapCache) yield* p.swapCacheAdd(newpage, MOVE_MAPPING); // SetPageSwapCache(newpage); the radix tree slot's reference (also dirties it)
+  yield* p.pageCopy(page, true, COPY); // copy_highpage: a write to the old page from here on is lost
   if (flags.dirty) yield* p.setPageDirty(newpage, COPY);
-  else yield* p.note('migrate_page_copy: copy_highpage; PG_dirty clear', COPY);
   return [true, flags.swapCache];
 }
 

@@ -52,8 +52,9 @@ export interface KernelApi {
   downReadTrylock: typeof prim.downReadTrylock;
   getPageUnlessZero: typeof prim.getPageUnlessZero;
   /**
-   * The device's hardware walk of the CPU page table (ATS translation by an IOMMU that shares the
-   * process page table: AMD IOMMUv2, Intel SVM): one atomic read of the PTE, no lock taken.
+   * A lockless read of the CPU page table entry as a software walk sees it (GRU's atomic_pte_lookup):
+   * one atomic read of the PTE, no lock taken. `pte_present()` is true for a NUMA hinting entry
+   * (`protnone`), which a hardware walk would not use: `atsTranslate` is the IOMMU's walk.
    */
   walkCpuPageTable(address: number, at: Site): Gen<Pte | null>;
   /**
@@ -71,8 +72,13 @@ export interface KernelApi {
 
   /** `__get_user_pages_fast(address, 1, write)`: lockless, interrupts off; null if it cannot. */
   getUserPagesFast(address: number, write: boolean): Gen<GupResult | null>;
-  /** `get_user_pages_unlocked(address, 1, write)`: takes mmap_sem, faults the page in; may sleep. */
-  getUserPagesUnlocked(address: number, write: boolean): Gen<GupResult | null>;
+  /**
+   * `get_user_pages_unlocked(address, 1, write)`: takes mmap_sem, faults the page in; may sleep.
+   * `honorNumaFault`: FOLL_HONOR_NUMA_FAULT (v6.8; KVM's hva_to_pfn_slow sets it): a NUMA hinting
+   * entry is faulted (do_numa_page) even for a read. Up to v5.7 gup always does (FOLL_NUMA without
+   * FOLL_FORCE); in v6.8 a read without the flag follows the hinting entry.
+   */
+  getUserPagesUnlocked(address: number, write: boolean, honorNumaFault?: boolean): Gen<GupResult | null>;
 
   /** `mm->mmap_sem` (mmap_lock from v5.8): callers of hmm_range_fault hold it for read. */
   readonly mmapSem: number;
@@ -131,7 +137,7 @@ export function kernelApi(kc: KernelContext): KernelApi {
     atsTranslate: (address, write, at) => prim.pteTranslate(vpnOf(address), write, at),
     setPageDirtyLock,
     getUserPagesFast: (address, write) => getUserPagesFast(address, write, kc),
-    getUserPagesUnlocked: (address, write) => getUserPagesUnlocked(kc, address, write),
+    getUserPagesUnlocked: (address, write, honorNumaFault) => getUserPagesUnlocked(kc, address, write, honorNumaFault === true),
     mmapSem: MMAP_SEM,
     mmuIntervalReadBegin: (sub) => mmuIntervalReadBegin(kc, sub),
     mmuIntervalReadRetry: (sub, seq) => mmuIntervalReadRetry(kc, sub, seq),

@@ -21,7 +21,7 @@ function page(pfn: number, gen: number): string {
 function pteText(p: Pte | null): string {
   if (!p) return 'none';
   if (p.swap) return `swap(pfn ${p.pfn}/g${p.generation})`;
-  return `${page(p.pfn, p.generation)} ${p.writable ? 'rw' : 'ro'}${p.dirty ? ' dirty' : ''}`;
+  return `${page(p.pfn, p.generation)} ${p.protnone ? `PROT_NONE (NUMA hint${p.writable ? ', saved write' : ''})` : p.writable ? 'rw' : 'ro'}${p.dirty ? ' dirty' : ''}`;
 }
 
 /** The label of an effect, without its result. */
@@ -102,6 +102,8 @@ export function describeEffect(m: Machine, e: Effect): string {
       return `SetPageSwapBacked(${page(e.a, e.b)})`;
     case Op.SetPageKsm:
       return e.c === 1 ? `set_page_stable_node(${page(e.a, e.b)}): PageKsm` : `page_move_anon_rmap(${page(e.a, e.b)}): no longer PageKsm`;
+    case Op.PageCopy:
+      return e.c === 1 ? `migrate_page_copy(newpage, ${page(e.a, e.b)})` : `migration gives up: the copy of ${page(e.a, e.b)} is dropped`;
     case Op.PageFlags:
       return `PageDirty/PageSwapBacked/PageSwapCache/PageKsm(${page(e.a, e.b)})`;
     case Op.LazyfreeFreeze:

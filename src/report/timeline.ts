@@ -38,7 +38,7 @@ function pageState(m: Machine, pfn: number): string {
 
 function vpnState(m: Machine, vpn: number): string {
   const pte = m.ptes[vpn];
-  const parts = [`PTE ${hex(addressOf(vpn))}: ${pte ? (pte.swap ? `swap(pfn ${pte.pfn})` : `pfn ${pte.pfn}/g${pte.generation} ${pte.writable ? 'rw' : 'ro'}`) : 'none'}`];
+  const parts = [`PTE ${hex(addressOf(vpn))}: ${pte ? (pte.swap ? `swap(pfn ${pte.pfn})` : `pfn ${pte.pfn}/g${pte.generation} ${pte.protnone ? 'prot_none' : pte.writable ? 'rw' : 'ro'}`) : 'none'}`];
   for (const t of m.tables) {
     const s = t.entries[vpn];
     parts.push(`${t.name}: ${s ? `pfn ${s.pfn}/g${s.generation}${s.writable ? ' rw' : ' ro'}` : 'none'}`);

@@ -64,7 +64,7 @@ function snapshot(m: Machine): Snapshot {
   const memory: Record<string, MemoryCell> = {};
   for (let v = 0; v < m.nPages; v++) {
     const pte = m.ptes[v];
-    memory[`pte:${v}`] = { text: !pte ? 'none' : pte.swap ? `swap entry (pfn ${pte.pfn}/g${pte.generation})` : `pfn ${pte.pfn}/g${pte.generation} ${pte.writable ? 'rw' : 'ro'}${pte.dirty ? ' dirty' : ''}` };
+    memory[`pte:${v}`] = { text: !pte ? 'none' : pte.swap ? `swap entry (pfn ${pte.pfn}/g${pte.generation})` : `pfn ${pte.pfn}/g${pte.generation} ${pte.protnone ? 'PROT_NONE (NUMA hint)' : pte.writable ? 'rw' : 'ro'}${pte.dirty ? ' dirty' : ''}` };
     m.tables.forEach((t, ti) => {
       const s = t.entries[v];
       if (!s) {

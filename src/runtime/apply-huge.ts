@@ -71,12 +71,14 @@ function pmdSet(m: Machine, tid: number, e: Effect) {
   const pmd = e.d as Pmd;
   const old = m.pmds[r];
   if (!old && m.pteTables[r]) throw new InternalError(`set_pmd_at over a PTE table at vpn ${e.a}`);
-  if (old && old.pfn !== pmd.pfn) throw new ModelError(`set_pmd_at over a present huge PMD mapping pfn ${old.pfn}`);
-  if (!old) {
+  if (old && old.pfn !== pmd.pfn && !old.protnone) throw new ModelError(`set_pmd_at over a present huge PMD mapping pfn ${old.pfn}`);
+  if (!old || old.pfn !== pmd.pfn) {
     const head = pageOf(m, pmd.pfn, pmd.generation, 'set_pmd_at');
     if (head.order !== m.thpOrder) throw new InternalError(`set_pmd_at of pfn ${pmd.pfn}, which is not a THP head`);
     head.compoundMapcount++; // page_add_new_anon_rmap(page, vma, haddr, true)
-  } else if (old.generation !== pmd.generation || (old.writable && !pmd.writable)) {
+    // over a NUMA hinting PMD (no CPU or IOMMU walk could use it): the old THP's page_remove_rmap(page, true)
+    if (old) m.pages[old.pfn].compoundMapcount--;
+  } else if (!old.protnone && (old.generation !== pmd.generation || (old.writable && !pmd.writable) || pmd.protnone)) {
     regionChanged(m, tid, r);
   }
   m.pmds[r] = { ...pmd };
@@ -88,7 +90,7 @@ function pmdClear(m: Machine, tid: number, e: Effect): Pmd | null {
   if (!old) return null;
   m.pmds[r] = null;
   if (e.c === 1) m.pages[old.pfn].compoundMapcount--; // page_remove_rmap(page, true)
-  regionChanged(m, tid, r);
+  if (!old.protnone) regionChanged(m, tid, r);
   return { ...old };
 }
 
@@ -97,7 +99,8 @@ function pmdClear(m: Machine, tid: number, e: Effect): Pmd | null {
  * HPAGE_PMD_NR - 1)`; one PTE per subpage (present with the PMD's write and young bits, or with
  * `freeze` a migration entry), `atomic_inc(&page[i]._mapcount)`, `SetPageDirty` if the PMD was dirty;
  * the compound mapcount goes; `pmd_populate()`; with `freeze`, `page_remove_rmap` + `put_page` per
- * subpage. A split to present PTEs of the same pages changes no mapping; a freeze changes all.
+ * subpage. A split to present PTEs of the same pages changes no mapping; a freeze changes all. A
+ * NUMA hinting PMD splits into ordinary PTEs (mk_pte(page + i, vma->vm_page_prot), v4.13 … v6.8).
  */
 function pmdSplit(m: Machine, tid: number, e: Effect): boolean {
   const r = region(m, e.a);
@@ -121,7 +124,7 @@ function pmdSplit(m: Machine, tid: number, e: Effect): boolean {
   m.pmds[r] = null;
   m.pteTables[r] = true;
   if (freeze) {
-    regionChanged(m, tid, r);
+    if (!old.protnone) regionChanged(m, tid, r);
     dropRef(m, old.pfn); // + (HPAGE_PMD_NR - 1), then one put_page per subpage: the PMD's reference goes
   } else {
     head.refcount += nr - 1; // one reference per PTE instead of one for the PMD

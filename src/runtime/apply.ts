@@ -112,6 +112,11 @@ function discharge(m: Machine, tid: number, start: number, end: number, bracket:
   m.obligations = m.obligations.filter((o) => o.bracket || o.range);
 }
 
+/** Whether a primary entry gives access (a present PTE that is not a NUMA hinting one): only then can a secondary have it. */
+function accessible(pte: Pte): boolean {
+  return !pte.swap && !pte.protnone;
+}
+
 /** The page a reference names, checking that the reference is still to that page (same generation). */
 export function pageOf(m: Machine, pfn: number, generation: number, what: string): Page {
   const p = m.pages[pfn];
@@ -145,6 +150,11 @@ function freePage(m: Machine, pfn: number) {
 }
 
 function freeOne(m: Machine, p: Page) {
+  if (p.copied && p.writeAfterCopy !== null && m.lostWrite === null) {
+    m.lostWrite = `${p.writeAfterCopy} after migrate_page_copy had copied it, and the page is now freed: its replacement never got that write`;
+  }
+  p.copied = false;
+  p.writeAfterCopy = null;
   p.free = true;
   p.generation++;
   p.dirty = false;
@@ -377,6 +387,13 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
     case Op.SetSwapBacked:
       head(m, e.a, pageOf(m, e.a, e.b, 'SetPageSwapBacked')).swapBacked = true;
       return undefined;
+    case Op.PageCopy: {
+      // migrate_page_copy (c = 1) / its reversal when the migration gives up (c = 0): marks the source page's head
+      const p = head(m, e.a, pageOf(m, e.a, e.b, e.c === 1 ? 'migrate_page_copy' : 'migration failed'));
+      p.copied = e.c === 1;
+      p.writeAfterCopy = null;
+      return undefined;
+    }
     case Op.SetPageKsm:
       head(m, e.a, pageOf(m, e.a, e.b, e.c === 1 ? 'set_page_stable_node' : 'page_move_anon_rmap')).ksm = e.c === 1;
       return undefined;
@@ -441,10 +458,12 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       }
       if (!pte) {
         const huge = m.thpOrder > 0 ? hugeView(m, e.a) : null; // PMD-mapped: its A/D bits are not modelled
-        const ok = huge !== null && (e.b === 0 || huge.writable);
+        // a NUMA hinting PMD (pmd_protnone) is not present to the CPU's or the IOMMU's walk
+        const ok = huge !== null && !huge.protnone && (e.b === 0 || huge.writable);
         return e.c === 1 ? (ok ? huge : null) : ok;
       }
-      if (pte.swap || (e.b === 1 && !pte.writable)) return e.c === 1 ? null : false;
+      // a NUMA hinting PTE (pte_protnone: _PAGE_PROTNONE without _PAGE_PRESENT on x86) faults both walks
+      if (pte.swap || pte.protnone || (e.b === 1 && !pte.writable)) return e.c === 1 ? null : false;
       pte.young = true;
       if (e.b === 1) pte.dirty = true;
       return e.c === 1 ? { ...pte } : true;
@@ -465,7 +484,7 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       if (!pte.swap && pte.pfn !== ZERO_PFN && !(old && !old.swap && old.pfn === pte.pfn)) {
         pageOf(m, pte.pfn, pte.generation, 'set_pte_at').mapcount++;
       }
-      if (old && !old.swap && (pte.swap || old.pfn !== pte.pfn || old.generation !== pte.generation || (old.writable && !pte.writable))) {
+      if (old && accessible(old) && (pte.swap || old.pfn !== pte.pfn || old.generation !== pte.generation || (old.writable && !pte.writable) || pte.protnone)) {
         mappingChanged(m, tid, e.a);
       }
       m.ptes[e.a] = { ...pte };
@@ -476,7 +495,7 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       const old = m.ptes[e.a];
       m.ptes[e.a] = null;
       if (old && !old.swap && e.c === 1 && old.pfn !== ZERO_PFN) m.pages[old.pfn].mapcount--;
-      if (old && !old.swap) mappingChanged(m, tid, e.a);
+      if (old && accessible(old)) mappingChanged(m, tid, e.a);
       return old ? { ...old } : null;
     }
     case Op.TlbFlush:
@@ -541,7 +560,10 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       if (e.c === 1) {
         const p = m.pages[s.pfn];
         p.lastWriter = Writer.Device;
-        head(m, s.pfn, p).deviceWrote = true;
+        const hp = head(m, s.pfn, p);
+        hp.deviceWrote = true;
+        // migration already copied the page: this write does not reach the replacement (no-lost-write)
+        if (hp.copied && hp.writeAfterCopy === null) hp.writeAfterCopy = `${t.name} wrote pfn ${s.pfn} through ${table(m, e.a).name} at step ${m.step}`;
       }
       return true;
     }

@@ -127,6 +127,12 @@ export const enum Op {
    * the THP at `a` becomes order-0 pages. Returns whether it did.
    */
   SplitHugePage,
+  /**
+   * `migrate_page_copy()` of page `a` (generation `b`) into its replacement (c = 1), or the migration
+   * giving up after the copy (c = 0: "Reverse changes made by migrate_page_copy()"): no-lost-write
+   * watches writes to the source in between.
+   */
+  PageCopy,
   // --- KSM (mm/ksm.c) ---
   /** c = 1: `set_page_stable_node()` makes page `a` PageKsm (try_to_merge_one_page); c = 0: `page_move_anon_rmap()` makes it anonymous again (reuse_ksm_page). */
   SetPageKsm,

@@ -92,6 +92,7 @@ w(Op.SwapCacheAdd, K_PAGE);
 w(Op.MarkLazyfree, K_PAGE);
 w(Op.SetSwapBacked, K_PAGE);
 w(Op.SetPageKsm, K_PAGE);
+w(Op.PageCopy, K_PAGE);
 w(Op.PageFlags, 0);
 w(Op.LazyfreeFreeze, K_PAGE | K_ALLOC);
 w(Op.LazyfreeReturn, K_PAGE);
@@ -185,6 +186,7 @@ export function footprint(m: Machine, tid: number, e: Effect): Footprint {
     case Op.MarkLazyfree:
     case Op.SetSwapBacked:
     case Op.SetPageKsm:
+    case Op.PageCopy:
       return { reads: [], writes: [pageObj(m, e.a)], sync: false };
     case Op.PageFlags:
       return { reads: [pageObj(m, e.a)], writes: [], sync: false };

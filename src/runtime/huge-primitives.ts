@@ -23,9 +23,13 @@ export function pmdRead(vpn: number, at: Site): Gen<Pmd | 'table' | null> {
   return step(effect(Op.PmdRead, at, vpn, 0, 0, undefined, `read PMD of ${hex(addressOf(vpn))}`));
 }
 
-/** `set_pmd_at(mm, haddr, pmd, entry)`; a new mapping is also `page_add_new_anon_rmap(page, vma, haddr, true)`. */
+/**
+ * `set_pmd_at(mm, haddr, pmd, entry)`; a new mapping is also `page_add_new_anon_rmap(page, vma, haddr, true)`.
+ * Over a NUMA hinting PMD of another THP (migrate_misplaced_transhuge_page v4.15+: set_pmd_at over
+ * the protnone PMD without clearing it) also `page_add_anon_rmap(new)` and `page_remove_rmap(old)`.
+ */
 export function pmdSet(vpn: number, pmd: Pmd, at: Site, what = 'set_pmd_at'): Gen {
-  const text = `${what}(${hex(addressOf(vpn))}, pfn ${pmd.pfn}/g${pmd.generation} huge ${pmd.writable ? 'rw' : 'ro'}${pmd.dirty ? ' dirty' : ''})`;
+  const text = `${what}(${hex(addressOf(vpn))}, pfn ${pmd.pfn}/g${pmd.generation} huge ${pmd.protnone ? `PROT_NONE${pmd.writable ? ' (saved write)' : ''}` : pmd.writable ? 'rw' : 'ro'}${pmd.dirty ? ' dirty' : ''})`;
   return step(effect(Op.PmdSet, at, vpn, 0, 0, pmd, text));
 }
 

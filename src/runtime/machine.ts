@@ -47,6 +47,14 @@ export interface Page {
   compoundMapcount: number;
   /** PageKsm (`page->mapping` with PAGE_MAPPING_KSM): a merged page of the KSM stable tree (mm/ksm.c). */
   ksm: boolean;
+  /**
+   * Migration copied this page's contents to its replacement (`migrate_page_copy`) and has not
+   * given up: a write to it from now on is lost when the replacement takes its place (no-lost-write).
+   * On the head page of a THP.
+   */
+  copied: boolean;
+  /** The first write to the page after `copied` was set (who wrote, and when), for no-lost-write. */
+  writeAfterCopy: string | null;
 }
 
 /** A primary PTE. `swap` entries keep the pfn of the swap-cache page they were unmapped from. */
@@ -59,6 +67,13 @@ export interface Pte {
   swap: boolean;
   /** With `swap`: a migration entry (`make_migration_entry`), installed while a THP is split (freeze). */
   migration?: boolean;
+  /**
+   * `pte_protnone()`: a NUMA hinting entry (change_prot_numa, src/kernel/numa.ts): present in the
+   * page table and the rmap, but neither the CPU nor an IOMMU walk may use it (x86: _PAGE_PROTNONE
+   * without _PAGE_PRESENT); the access faults into do_numa_page. `writable` is then the write
+   * permission the hinting fault gives back (pte_savedwrite up to v5.7, x86's RW bit).
+   */
+  protnone?: boolean;
   /**
    * Only in what a page-table read returns: the page is mapped by a huge PMD (`pmd_trans_huge`), and
    * this is the view of its subpage at the address read. Never stored in `ptes`.
@@ -73,6 +88,8 @@ export interface Pmd {
   writable: boolean;
   dirty: boolean;
   young: boolean;
+  /** `pmd_protnone()`: a NUMA hinting huge PMD (change_huge_pmd with prot_numa); as Pte.protnone. */
+  protnone?: boolean;
 }
 
 /** A secondary-MMU entry (an spte): what the device uses to reach memory. */
@@ -195,6 +212,8 @@ export interface Machine {
   lockOrder: number[];
   /** The first loss of device-written data seen (a lazyfree page discarded with it), for no-lost-dirty. */
   lostDirty: string | null;
+  /** The first write lost to a migration (written after migrate_page_copy, then the page replaced), for no-lost-write. */
+  lostWrite: string | null;
   /** The first lock-order inversion seen, for the no-deadlock invariant to report. */
   lockInversion: string | null;
   /** Notifier calls under way (range_end, invalidate_range, invalidate_page): their callbacks are running. */
@@ -214,7 +233,7 @@ export interface Machine {
 }
 
 export function newPage(): Page {
-  return { refcount: 0, mapcount: 0, free: true, generation: 0, dirty: false, swapBacked: true, deviceWrote: false, swapCache: false, lockedBy: -1, lastWriter: Writer.None, freedAt: -1, order: 0, compoundHead: -1, compoundMapcount: 0, ksm: false };
+  return { refcount: 0, mapcount: 0, free: true, generation: 0, dirty: false, swapBacked: true, deviceWrote: false, swapCache: false, lockedBy: -1, lastWriter: Writer.None, freedAt: -1, order: 0, compoundHead: -1, compoundMapcount: 0, ksm: false, copied: false, writeAfterCopy: null };
 }
 
 export function createMachine(nPages: number): Machine {
@@ -223,7 +242,7 @@ export function createMachine(nPages: number): Machine {
   zero.refcount = 1; // the zero page is reserved and never freed
   const ptes: (Pte | null)[] = new Array(nPages).fill(null);
   const vma: boolean[] = new Array(nPages).fill(true);
-  return { nPages, pages: [zero], freeList: [], ptes, vma, vmaWritable: new Array(nPages).fill(true), locks: [], counters: [], counterNames: [], tables: [], threads: [], brackets: [], unpairedEnd: null, hasNotifiers: false, windows: [], obligations: [], notified: [], lockOrder: [], lostDirty: null, lockInversion: null, notifying: [], mirrorChecks: [], step: 0, thpOrder: 0, pmds: [], pteTables: [], freeHuge: [] };
+  return { nPages, pages: [zero], freeList: [], ptes, vma, vmaWritable: new Array(nPages).fill(true), locks: [], counters: [], counterNames: [], tables: [], threads: [], brackets: [], unpairedEnd: null, hasNotifiers: false, windows: [], obligations: [], notified: [], lockOrder: [], lostDirty: null, lostWrite: null, lockInversion: null, notifying: [], mirrorChecks: [], step: 0, thpOrder: 0, pmds: [], pteTables: [], freeHuge: [] };
 }
 
 export function addLock(m: Machine, kind: LockKind, name: string): number {
@@ -276,6 +295,7 @@ export function cloneMachine(m: Machine): Machine {
     notified: m.notified.slice(),
     lockOrder: m.lockOrder.slice(),
     lostDirty: m.lostDirty,
+    lostWrite: m.lostWrite,
     lockInversion: m.lockInversion,
     notifying: m.notifying.slice(),
     mirrorChecks: m.mirrorChecks.slice(),
@@ -310,7 +330,9 @@ export function pageTableEntry(m: Machine, vpn: number): Pte | null {
   const pmd = m.pmds[vpn >> m.thpOrder];
   if (!pmd) return null;
   const pfn = pmd.pfn + (vpn & ((1 << m.thpOrder) - 1));
-  return { pfn, generation: m.pages[pfn].generation, writable: pmd.writable, dirty: pmd.dirty, young: pmd.young, swap: false, huge: true };
+  const view: Pte = { pfn, generation: m.pages[pfn].generation, writable: pmd.writable, dirty: pmd.dirty, young: pmd.young, swap: false, huge: true };
+  if (pmd.protnone) view.protnone = true;
+  return view;
 }
 
 /** `compound_head()`: the pfn of the head of the page at `pfn` (itself unless it is a THP tail). */

@@ -201,6 +201,10 @@ export function markLazyfree(page: PageRef, at: Site, clearDirtyOnly = false): G
 export function setPageKsm(page: PageRef, ksm: boolean, at: Site): Gen {
   return step(effect(Op.SetPageKsm, at, page.pfn, page.generation, ksm ? 1 : 0));
 }
+/** `migrate_page_copy(newpage, page)` (`copied` true), or the migration giving up after it (false). */
+export function pageCopy(page: PageRef, copied: boolean, at: Site): Gen {
+  return step(effect(Op.PageCopy, at, page.pfn, page.generation, copied ? 1 : 0));
+}
 /** `SetPageSwapBacked()`. */
 export function setSwapBacked(page: PageRef, at: Site): Gen {
   return step(effect(Op.SetSwapBacked, at, page.pfn, page.generation));

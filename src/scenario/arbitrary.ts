@@ -68,6 +68,12 @@ export interface ScenarioBounds {
    * (default false: the file scenarios draw as before).
    */
   readonly dax?: boolean;
+  /**
+   * Whether NUMA balancing's scanner may be drawn (a `numa` thread: task_numa_work → change_prot_numa
+   * over one or two pages, whose hinting entries the next access faults on and migrates;
+   * src/kernel/numa.ts), in an eighth of the scenarios without exit (default true).
+   */
+  readonly numa?: boolean;
 }
 
 export const DEFAULT_BOUNDS: ScenarioBounds = { pages: 4, maxOpsPerThread: 3, oom: true, thp: true };
@@ -127,8 +133,10 @@ export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitr
       wb: b.file !== true ? fc.constant([]) : fc.oneof({ arbitrary: fc.constant([]), weight: 7 }, { arbitrary: fc.array(fc.record({ op: fc.constant('writeback' as const), page }), { minLength: 1, maxLength: 2 }), weight: 1 }),
       // reclaim's aging pass: only on request, drawn last (the other fields draw as before)
       age: b.aging !== true ? fc.constant([]) : fc.oneof({ arbitrary: fc.constant([]), weight: 1 }, { arbitrary: fc.array(fc.record({ op: fc.constant('age' as const), page }), { minLength: 1, maxLength: 2 }), weight: 2 }),
+      // NUMA balancing's scanner: a low weight, drawn last (the other fields draw as before)
+      numa: b.numa === false ? fc.constant([]) : fc.oneof({ arbitrary: fc.constant([]), weight: 7 }, { arbitrary: fc.array(fc.record({ op: fc.constant('scan' as const), page, pages: fc.integer({ min: 1, max: 2 }) }).map(span), { minLength: 1, maxLength: 1 }), weight: 1 }),
     })
-    .map(({ cpu: drawn, reclaim: rec, device, oom, thpOrder, mig, ksm, exit, unreg, softDirty, reg, wb, age }) => {
+    .map(({ cpu: drawn, reclaim: rec, device, oom, thpOrder, mig, ksm, exit, unreg, softDirty, reg, wb, age, numa }) => {
       if (wb.length) {
         // the shared file VMA: what the model has for it (scenario.ts validateScenario), plus the writeback thread
         const fileCpu: CpuOp[] = [...drawn.filter((o) => o.op === 'access' || o.op === 'munmap' || o.op === 'dontneed'), ...(exit ? [{ op: 'exit' as const }] : [])];
@@ -166,6 +174,8 @@ export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitr
       }
       // the aging pass: a reclaim thread of its own, last (the other threads keep their indices)
       if (age.length) threads.push({ kind: 'reclaim', ops: age });
+      // the scanner is another thread of the process: not beside the mm's last user exiting
+      if (numa.length && !exit) threads.push({ kind: 'numa', ops: numa });
       return thpOrder > 0 ? { threads, thp: true, thpOrder } : { threads };
     })
     .filter((s) => s.threads.length > 0);

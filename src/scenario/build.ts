@@ -19,6 +19,7 @@ import { mmput } from '../kernel/exit';
 import { mmuNotifierRegister, mmuNotifierUnregister, onHlist } from '../kernel/mmu_notifier';
 import type { MmLifetime } from '../kernel/context';
 import { ksmMerge } from '../kernel/ksm';
+import { taskNumaWork } from '../kernel/numa';
 import { clearRefsSoftDirty } from '../kernel/task_mmu';
 import { writebackPage, type FileMapping } from '../kernel/writeback';
 import { buildDax, type DaxMapping } from '../kernel/dax';
@@ -168,6 +169,11 @@ function* ksmdThread(kc: KernelContext, ops: ThreadScenario['ops']): Gen {
   for (const op of ops) if (op.op === 'merge') yield* ksmMerge(kc, op.page, op.with);
 }
 
+/** A thread of the process running task_numa_work on its way back to user space (src/kernel/numa.ts). */
+function* numaThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages: number): Gen {
+  for (const op of ops) if (op.op === 'scan') yield* taskNumaWork(kc, op.page, op.pages, vmaPages);
+}
+
 /** The flusher writing back file pages (src/kernel/writeback.ts), only with the scenario's `file`. */
 function* writebackThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages: number): Gen {
   for (const op of ops) if (op.op === 'writeback') yield* writebackPage(kc, op.page, vmaPages);
@@ -255,7 +261,9 @@ export function buildExecution(era: Era, drivers: readonly NotifierDefinition<an
   const file = scenario.file ? buildFile(m, nPages) : undefined;
   // the DAX file's pmem extents and entry locks (kernel/dax.ts), after every other object
   const dax = scenario.dax ? buildDax(m, nPages, thpOrder) : undefined;
-  const kc = { era, notifiers, itree, thpOrder, ...(lifetime ? { lifetime } : {}), ...(file ? { file } : {}), ...(dax ? { dax } : {}) } as { era: Era; notifiers: NotifierInstance[]; itree: IntervalTree | null; k: KernelContext['k']; thpOrder: number; lifetime?: MmLifetime; file?: FileMapping; dax?: DaxMapping };
+  // NUMA balancing's mm->tlb_flush_pending (kernel/numa.ts), after every other object
+  const numa = scenario.threads.some((t) => t.kind === 'numa') ? { tlbFlushPending: addCounter(m, 'mm->tlb_flush_pending'), vmaPages: nPages } : undefined;
+  const kc = { era, notifiers, itree, thpOrder, ...(lifetime ? { lifetime } : {}), ...(file ? { file } : {}), ...(dax ? { dax } : {}), ...(numa ? { numa } : {}) } as { era: Era; notifiers: NotifierInstance[]; itree: IntervalTree | null; k: KernelContext['k']; thpOrder: number; lifetime?: MmLifetime; file?: FileMapping; dax?: DaxMapping; numa?: KernelContext['numa'] };
   kc.k = kernelApi(kc);
   // PageKsm is read by do_wp_page only when a ksmd thread can make one (KernelContext.ksm)
   if (scenario.threads.some((t) => t.kind === 'ksmd')) (kc as { ksm?: boolean }).ksm = true;
@@ -276,6 +284,8 @@ export function buildExecution(era: Era, drivers: readonly NotifierDefinition<an
             ? ksmdThread(kc, t.ops)
           : t.kind === 'writeback'
             ? writebackThread(kc, t.ops, nPages)
+          : t.kind === 'numa'
+            ? numaThread(kc, t.ops, nPages)
           : t.kind === 'oom'
             ? oomThread(kc, t.ops, nPages)
             : deviceThread(kc, notifiers[0], t.ops, nPages, lifetime !== undefined && deviceHoldsMm(notifiers, scenario), lifetime !== undefined && deviceRegistersAsUser(notifiers, scenario));

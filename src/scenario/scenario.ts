@@ -110,6 +110,16 @@ export interface Writeback {
   readonly op: 'writeback';
   readonly page: number;
 }
+/**
+ * NUMA balancing's scan of `pages` pages at `page` (a `numa` thread: task_numa_work, the task work of
+ * another thread of the process): change_prot_numa makes them PROT_NONE hinting entries, which the
+ * next access faults on and migrates (src/kernel/numa.ts).
+ */
+export interface NumaScan {
+  readonly op: 'scan';
+  readonly page: number;
+  readonly pages: number;
+}
 /** A device access through the secondary MMU, faulting through the driver on a miss. */
 export interface DeviceAccess {
   readonly op: 'access';
@@ -126,7 +136,8 @@ export type ThreadScenario =
   | { readonly kind: 'oom'; readonly ops: readonly OomReap[] }
   | { readonly kind: 'migrate'; readonly ops: readonly Migrate[] }
   | { readonly kind: 'ksmd'; readonly ops: readonly KsmMerge[] }
-  | { readonly kind: 'writeback'; readonly ops: readonly Writeback[] };
+  | { readonly kind: 'writeback'; readonly ops: readonly Writeback[] }
+  | { readonly kind: 'numa'; readonly ops: readonly NumaScan[] };
 
 export interface Scenario {
   readonly threads: readonly ThreadScenario[];
@@ -212,6 +223,8 @@ function opText(kind: ThreadScenario['kind'], op: ThreadScenario['ops'][number])
       return `merge(${op.page}, ${op.with})`;
     case 'writeback':
       return `writeback(${op.page})`;
+    case 'scan':
+      return `change_prot_numa(${op.page}, ${op.pages})`;
   }
   void kind;
 }
@@ -233,16 +246,16 @@ export function validateScenario(x: unknown): Scenario {
   if (threads.length === 0 || threads.length > 8) bad('1 to 8 threads');
   const page = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) < MAX_PAGES;
   for (const t of threads) {
-    if (!['cpu', 'reclaim', 'device', 'oom', 'migrate', 'ksmd', 'writeback'].includes(t?.kind)) bad(`unknown thread kind '${String(t?.kind)}'`);
+    if (!['cpu', 'reclaim', 'device', 'oom', 'migrate', 'ksmd', 'writeback', 'numa'].includes(t?.kind)) bad(`unknown thread kind '${String(t?.kind)}'`);
     if (!Array.isArray(t.ops) || t.ops.length > 16) bad('ops must be an array of at most 16 operations');
     for (const op of t.ops as unknown as readonly Record<string, unknown>[]) {
-      const allowed = t.kind === 'cpu' ? ['access', 'munmap', 'mprotect', 'dontneed', 'lazyfree', 'fork', 'clearRefs', 'exit'] : t.kind === 'reclaim' ? ['reclaim', 'age'] : t.kind === 'migrate' ? ['migrate'] : t.kind === 'ksmd' ? ['merge'] : t.kind === 'writeback' ? ['writeback'] : t.kind === 'oom' ? ['reap'] : ['access', 'register', 'unregister'];
+      const allowed = t.kind === 'cpu' ? ['access', 'munmap', 'mprotect', 'dontneed', 'lazyfree', 'fork', 'clearRefs', 'exit'] : t.kind === 'reclaim' ? ['reclaim', 'age'] : t.kind === 'migrate' ? ['migrate'] : t.kind === 'ksmd' ? ['merge'] : t.kind === 'writeback' ? ['writeback'] : t.kind === 'numa' ? ['scan'] : t.kind === 'oom' ? ['reap'] : ['access', 'register', 'unregister'];
       if (op.op !== 'reap' && op.op !== 'fork' && op.op !== 'clearRefs' && op.op !== 'exit' && op.op !== 'unregister' && op.op !== 'register' && !page(op.page)) bad(`page must be an integer in [0, ${MAX_PAGES})`);
       if (op.op === 'mprotect' && typeof op.writable !== 'boolean') bad('mprotect needs writable: boolean');
       if (!allowed.includes(op.op as string)) bad(`operation '${String(op.op)}' is not one a ${t.kind} thread does`);
       if (op.op === 'access' && typeof op.write !== 'boolean') bad('access needs write: boolean');
       if (op.op === 'merge' && !page(op.with)) bad(`merge needs with: an integer in [0, ${MAX_PAGES})`);
-      if ((op.op === 'munmap' || op.op === 'mprotect' || op.op === 'dontneed' || op.op === 'lazyfree') && !(Number.isInteger(op.pages) && (op.pages as number) >= 1 && (op.page as number) + (op.pages as number) <= MAX_PAGES)) {
+      if ((op.op === 'munmap' || op.op === 'mprotect' || op.op === 'dontneed' || op.op === 'lazyfree' || op.op === 'scan') && !(Number.isInteger(op.pages) && (op.pages as number) >= 1 && (op.page as number) + (op.pages as number) <= MAX_PAGES)) {
         bad(`${String(op.op)} needs pages >= 1 within the VMA`);
       }
     }
@@ -254,8 +267,8 @@ export function validateScenario(x: unknown): Scenario {
     for (const [i, o] of ops.entries()) if ((o.op === 'exit' || o.op === 'unregister') && i !== ops.length - 1) bad(`${o.op} must be the last operation of its thread`);
     for (const [i, o] of ops.entries()) if (o.op === 'register' && i !== 0) bad('register must be the first operation of its thread');
   }
-  if (threads.some((t) => (t.ops as readonly { op: string }[]).some((o) => o.op === 'exit')) && threads.filter((t) => t.kind === 'cpu').length > 1) {
-    bad('exit needs the only cpu thread: the mm\'s last user exits');
+  if (threads.some((t) => (t.ops as readonly { op: string }[]).some((o) => o.op === 'exit')) && threads.filter((t) => t.kind === 'cpu' || t.kind === 'numa').length > 1) {
+    bad('exit needs the only cpu thread: the mm\'s last user exits (a numa thread is another thread of the process)');
   }
   const { thp, thpOrder } = x as Scenario;
   if (thp !== undefined && typeof thp !== 'boolean') bad('thp must be a boolean');
@@ -268,6 +281,7 @@ export function validateScenario(x: unknown): Scenario {
   if (file === true) {
     // the shared file VMA has only these call sites modelled (src/kernel/writeback.ts)
     if (thp && (x as Scenario).dax !== true) bad('file and thp together are not modelled (except a DAX file: dax: true)');
+    // (NUMA balancing on the file VMA would migrate page-cache pages: not modelled)
     const kind = threads.find((t) => !['cpu', 'device', 'writeback'].includes(t.kind));
     if (kind) bad(`a ${kind.kind} thread is not modelled on a shared file VMA`);
     for (const t of threads) {

@@ -50,6 +50,8 @@ function encodeOp(o: AnyOp): (string | number)[] {
       return ['k', o.page, o.with];
     case 'writeback':
       return ['b', o.page];
+    case 'scan':
+      return ['h', o.page, o.pages];
     case 'access':
       return [o.write ? 'w' : 'a', o.page];
   }
@@ -87,6 +89,8 @@ function decodeOp(o: (string | number)[]): unknown {
       return { op: 'migrate', page: o[1] };
     case 'b':
       return { op: 'writeback', page: o[1] };
+    case 'h':
+      return { op: 'scan', page: o[1], pages: o[2] };
     default:
       return { op: 'access', page: o[1], write: o[0] === 'w' };
   }
