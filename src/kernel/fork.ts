@@ -18,6 +18,7 @@ const DUP_MMAP = site('kernel/fork.c', 'dup_mmap', 'v4.13');
 const COPY_PAGE_RANGE = site('mm/memory.c', 'copy_page_range', 'v4.13');
 const COPY_ONE_PTE = site('mm/memory.c', 'copy_one_pte', 'v4.13');
 const COPY_PMD_RANGE = site('mm/memory.c', 'copy_pmd_range', 'v4.13');
+const COPY_HUGE_MIGRATION = site('mm/huge_memory.c', 'copy_huge_pmd: is_swap_pmd(pmd): is_write_migration_entry → make_migration_entry_read; set_pmd_at(src), set_pmd_at(dst)', 'v4.15');
 const COPY_HUGE = site('mm/huge_memory.c', 'copy_huge_pmd', 'v4.13', 'pte_alloc_one for the deposited table is not modelled; v6.8 folio_try_dup_anon_rmap_pmd fails only for a maybe-DMA-pinned THP (FOLL_PIN: no modelled driver)');
 
 /**
@@ -86,6 +87,14 @@ function* copyHugePmd(kc: KernelContext, vpn: number): Gen<boolean> {
   if (pmd === null || pmd === 'table') {
     yield* p.spinUnlock(PTL, COPY_HUGE); // ret = -EAGAIN: !pmd_trans_huge(pmd)
     return false;
+  }
+  if (pmd.migration) {
+    // "if (unlikely(is_swap_pmd(pmd)))" (v4.15+): a write migration entry becomes read in the parent and the child
+    // gets a copy of it; the child's entry holds no reference, and its later remove_migration_pmd (a reference
+    // and a mapping of the new THP in the child) is not modelled, as for the child's PTE migration entries
+    if (pmd.writable) yield* h.pmdSet(haddr, { ...pmd, writable: false }, COPY_HUGE_MIGRATION, 'set_pmd_at(make_migration_entry_read)');
+    yield* p.spinUnlock(PTL, COPY_HUGE);
+    return true;
   }
   yield* p.dupMapping({ pfn: pmd.pfn, generation: pmd.generation }, COPY_HUGE, true);
   if (pmd.writable) yield* h.pmdSet(haddr, { ...pmd, writable: false }, COPY_HUGE, 'pmdp_set_wrprotect');

@@ -36,6 +36,7 @@ const PMDP_INVALIDATE_68 = site('arch/x86/mm/tlb.c', 'pmdp_invalidate → flush_
 const VMA_ADJUST = site('mm/huge_memory.c', 'vma_adjust_trans_huge', 'v4.13');
 const ZAP_PMD = site('mm/memory.c', 'zap_pmd_range', 'v4.13');
 const ZAP_HUGE = site('mm/huge_memory.c', 'zap_huge_pmd', 'v4.13');
+const ZAP_HUGE_MIGRATION = site('mm/huge_memory.c', 'zap_huge_pmd: is_pmd_migration_entry(orig_pmd)', 'v4.15');
 const SPLIT_PAGE = site('mm/huge_memory.c', 'split_huge_page_to_list', 'v4.13');
 const CAN_SPLIT = site('mm/huge_memory.c', 'can_split_huge_page', 'v4.13');
 const ANON_VMA_LOCK = site('mm/huge_memory.c', 'split_huge_page_to_list: anon_vma_lock_write', 'v4.13');
@@ -83,6 +84,11 @@ export function* hugePmdFault(kc: KernelContext, vpn: number, write: boolean): G
   const pmd = yield* h.pmdRead(vpn, CREATE); // vmf.pmd = pmd_alloc(mm, vmf.pud, address); *vmf.pmd
   if (pmd === 'table') return 'fallback';
   if (pmd === null) return yield* doHugePmdAnonymousPage(kc, vpn, write);
+  // "if (unlikely(is_swap_pmd(orig_pmd))) { … if (is_pmd_migration_entry(orig_pmd)) pmd_migration_entry_wait(mm, vmf.pmd); return 0; }" (v4.15+)
+  if (pmd.migration) {
+    yield* pmdMigrationEntryWait(vpn, pmd);
+    return 'done';
+  }
   // "if (pmd_protnone(orig_pmd) && vma_is_accessible(vma)) return do_huge_pmd_numa_page(&vmf, orig_pmd)"
   if (pmd.protnone) return yield* doHugePmdNumaPage(kc, vpn, pmd);
   if (write && !pmd.writable) return yield* wpHugePmd(kc, vpn, pmd);
@@ -116,7 +122,25 @@ function* doHugePmdAnonymousPage(kc: KernelContext, vpn: number, write: boolean)
 }
 
 function samePmd(a: Pmd | 'table' | null, b: Pmd): boolean {
-  return a !== null && a !== 'table' && a.pfn === b.pfn && a.generation === b.generation && a.writable === b.writable && !a.protnone === !b.protnone;
+  return a !== null && a !== 'table' && a.pfn === b.pfn && a.generation === b.generation && a.writable === b.writable && !a.protnone === !b.protnone && !a.migration === !b.migration;
+}
+
+const MIGRATION_WAIT = site('mm/migrate.c', 'pmd_migration_entry_wait', 'v4.15', 'wait_on_page_locked is modelled as lock_page + unlock_page');
+
+/**
+ * `pmd_migration_entry_wait()`: under the PMD lock, if it still is a migration entry,
+ * get_page_unless_zero of the THP, unlock, `wait_on_page_locked(page)`, put_page; the access then
+ * faults again.
+ */
+function* pmdMigrationEntryWait(vpn: number, orig: Pmd): Gen {
+  const page = { pfn: orig.pfn, generation: orig.generation };
+  yield* p.spinLock(PTL, MIGRATION_WAIT);
+  const got = samePmd(yield* h.pmdRead(vpn, MIGRATION_WAIT), orig) && (yield* p.getPageUnlessZero(page, MIGRATION_WAIT));
+  yield* p.spinUnlock(PTL, MIGRATION_WAIT);
+  if (!got) return;
+  yield* p.lockPage(page, MIGRATION_WAIT);
+  yield* p.unlockPage(page, MIGRATION_WAIT);
+  yield* p.putPage(page, MIGRATION_WAIT);
 }
 
 /** `huge_pmd_set_accessed()`: under the PMD lock, if `pmd_same`, pmd_mkyoung (and pmd_mkdirty for a write). */
@@ -234,7 +258,9 @@ function* zapHugePmd(vpn: number, batch: PageRef[]): Gen<boolean> {
   const old = yield* h.pmdClear(vpn, false, true, ZAP_HUGE);
   yield* p.spinUnlock(PTL, ZAP_HUGE);
   if (old === null) return false;
-  batch.push({ pfn: old.pfn, generation: old.generation });
+  // a PMD migration entry (v4.15+ "else if (thp_migration_supported())"): no page to remove or free
+  if (old.migration) yield* p.note('zap_huge_pmd: a PMD migration entry: flush_needed = 0, no page_remove_rmap, no tlb_remove_page', ZAP_HUGE_MIGRATION);
+  else batch.push({ pfn: old.pfn, generation: old.generation });
   return true;
 }
 

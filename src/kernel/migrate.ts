@@ -26,18 +26,20 @@
  *
  * A THP (Era.thpMigration): ≤ v4.13 unmap_and_move splits it (split_huge_page: freeze to migration
  * entries through try_to_unmap, split, remap) and migrates the head as an order-0 page; from v4.14
- * (x86_64 ARCH_ENABLE_THP_MIGRATION) it is migrated whole into a new THP. The whole-THP form is
- * modelled for a PTE-mapped THP; a PMD-mapped one (set_pmd_migration_entry / remove_migration_pmd)
- * is not modelled yet and is left in place with a note, as is NUMA hinting-fault migration
- * (migrate_misplaced_page, migrate_misplaced_transhuge_page: no NUMA hinting faults, i.e. no
- * protnone PTEs/PMDs, in the model). What was read of migrate_misplaced_transhuge_page, for whoever
- * models it: v4.10.17 … v4.13.9 copy into the new THP first (migrate_page_copy), then
+ * (x86_64 ARCH_ENABLE_THP_MIGRATION) it is migrated whole into a new THP: a PTE-mapped one through
+ * PTE migration entries, a PMD-mapped one through a PMD migration entry (try_to_unmap_one →
+ * set_pmd_migration_entry: pmdp_invalidate, no ->invalidate_range until range_end; remove_migration_pmd
+ * with no notifier), which every PMD walker then meets (pmd_migration_entry_wait in the fault path,
+ * zap_huge_pmd, change_huge_pmd and copy_huge_pmd making a write entry read, __split_huge_pmd into PTE
+ * migration entries). NUMA hinting-fault migration (migrate_misplaced_page,
+ * migrate_misplaced_transhuge_page, v6.8's migrate_misplaced_folio) is src/kernel/numa.ts; its
+ * per-era sequence: v4.10.17 … v4.13.9 copy into the new THP first (migrate_page_copy), then
  * range_start(haddr, +HPAGE_PMD_SIZE), pmd_lock, `!pmd_same || !page_ref_freeze(page, 2)` → undo,
  * else page_add_anon_rmap(new), pmdp_huge_clear_flush_notify (->invalidate_range under the PMD
  * lock), set_pmd_at, page_ref_unfreeze, page_remove_rmap(old), unlock, range_end; v4.15.18 and
  * v4.19.95 keep the bracket but set_pmd_at over the protnone PMD with no clear and no
  * ->invalidate_range ("Clearing the pmd here would introduce a race condition against
- * MADV_DONTNEED"); v5.7.14 has no notifier call in it at all; v6.8 has no such function (a THP
+ * MADV_DONTNEED"); v5.0.1 … v5.7.14 have no notifier call in it at all; v6.8 has no such function (a THP
  * goes through migrate_misplaced_folio → migrate_pages).
  *
  * Simplifications, each stated where it applies: one pass of migrate_pages (its retries of -EAGAIN,
@@ -74,12 +76,12 @@ const MOVE_MAPPING = site('mm/migrate.c', 'migrate_page_move_mapping', 'v4.13');
 const COPY = site('mm/migrate.c', 'migrate_page_copy', 'v4.13', 'page contents are not modelled: PG_dirty moves to the new page');
 const REMOVE = site('mm/migrate.c', 'remove_migration_ptes → remove_migration_pte', 'v4.13');
 const RMAP_WALK = site('mm/rmap.c', 'rmap_walk_anon', 'v4.13');
+const REMOVE_PMD = site('mm/huge_memory.c', 'remove_migration_ptes → remove_migration_pte → remove_migration_pmd', 'v4.19', 'no notifier: the PMD was not present before');
 const UNLOCK = site('mm/migrate.c', '__unmap_and_move: out_unlock_both', 'v4.13');
 const PUTBACK_NEW = site('mm/migrate.c', '__unmap_and_move: putback_lru_page(newpage)', 'v4.13');
 const PUT_OLD = site('mm/migrate.c', 'unmap_and_move: put_page(page) (the isolation reference)', 'v4.13');
 const PUT_NEW = site('mm/migrate.c', 'unmap_and_move: put_new: put_page(newpage)', 'v4.13');
 const PUTBACK = site('mm/migrate.c', 'putback_movable_pages → putback_lru_page', 'v4.13', 'migrate_pages gives up after one pass (its retries are not modelled)');
-const PMD_MIGRATION = site('mm/rmap.c', 'try_to_unmap_one: set_pmd_migration_entry', 'v4.19', 'PMD migration entries are not modelled yet');
 
 /**
  * Migrates the anonymous page mapped at `vpn`: the page an isolation pass took off the LRU, then
@@ -200,6 +202,17 @@ function* moveToNewPage(page: PageRef, newpage: PageRef, nr: number): Gen<[boole
 function* removeMigrationPtes(old: PageRef, to: PageRef, vpn: number, nr: number): Gen {
   yield* p.downRead(ANON_VMA_RWSEM, RMAP_WALK);
   yield* p.spinLock(PTL, REMOVE);
+  if (nr > 1) {
+    // a PMD migration entry of the THP (whole-THP migration, v4.15+): remove_migration_pmd
+    const pmd = yield* h.pmdRead(vpn, REMOVE_PMD);
+    if (pmd !== null && pmd !== 'table' && pmd.migration && pmd.pfn === old.pfn && pmd.generation === old.generation) {
+      // get_page(new); pmde = pmd_mkold(mk_huge_pmd(new, vma->vm_page_prot)); if write entry maybe_pmd_mkwrite;
+      // page_add_anon_rmap(new, vma, mmun_start, true); set_pmd_at
+      const writable = pmd.writable && (yield* p.vmaAllows(vpn, true, REMOVE_PMD));
+      yield* p.getPage(to, REMOVE_PMD);
+      yield* h.pmdSet(vpn, { pfn: to.pfn, generation: to.generation, writable, dirty: false, young: false }, REMOVE_PMD, 'page_add_anon_rmap(new, true); set_pmd_at');
+    }
+  }
   for (let i = 0; i < nr; i++) {
     const pte = yield* p.pteRead(vpn + i, REMOVE);
     if (!pte || !pte.migration || pte.pfn !== old.pfn + i || pte.generation !== old.generation) continue;
@@ -219,12 +232,8 @@ function* removeMigrationPtes(old: PageRef, to: PageRef, vpn: number, nr: number
 function* migrateThp(kc: KernelContext, head: PageRef, headVpn: number, vmaPages: number): Gen {
   const nr = hpageNr(kc);
   if (kc.era.thpMigration === 'whole') {
-    // a PMD mapping would get set_pmd_migration_entry in try_to_unmap_one: not modelled yet
-    const pmd = yield* h.pmdRead(headVpn, PMD_MIGRATION);
-    if (pmd !== null && pmd !== 'table') {
-      yield* p.note(`the THP at ${hex(addressOf(headVpn))} is PMD-mapped: PMD migration entries are not modelled, the model does not migrate it`, PMD_MIGRATION);
-      return;
-    }
+    // PMD-mapped or PTE-mapped, the THP is migrated whole: try_to_unmap_one installs a PMD migration entry
+    // (set_pmd_migration_entry) or PTE migration entries, and remove_migration_ptes maps the new THP the same way
     if (!(yield* p.getPageUnlessZero(head, ISOLATE))) return;
     const newpage = yield* h.allocHugePage(true, GET_NEW_THP); // new_node_page → new_page_nodemask
     yield* p.note('a THP for a THP: migrated whole', UAM_WHOLE);
@@ -271,4 +280,4 @@ function* unmapAndMoveHead(kc: KernelContext, head: PageRef, newpage: PageRef, v
 }
 
 /** The sites of this file, for the sources test. */
-export const MIGRATE_SITES = [PICK, ISOLATE, GET_NEW, GET_NEW_THP, FREED, UAM, UAM_SPLIT, UAM_WHOLE, SPLIT_TAIL, LOCK, LOCK_NEW, MAPPED, TRY_TO_UNMAP, MOVE_MAPPING, COPY, REMOVE, UNLOCK, PUTBACK_NEW, PUT_OLD, PUT_NEW, PUTBACK, PMD_MIGRATION];
+export const MIGRATE_SITES = [PICK, ISOLATE, GET_NEW, GET_NEW_THP, FREED, UAM, UAM_SPLIT, UAM_WHOLE, SPLIT_TAIL, LOCK, LOCK_NEW, MAPPED, TRY_TO_UNMAP, MOVE_MAPPING, COPY, REMOVE, UNLOCK, PUTBACK_NEW, PUT_OLD, PUT_NEW, PUTBACK, REMOVE_PMD];

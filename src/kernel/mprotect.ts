@@ -29,6 +29,7 @@ const FLUSH_PENDING = site('mm/mprotect.c', 'change_protection_range: inc_tlb_fl
 const CHANGE_HUGE = site('mm/huge_memory.c', 'change_huge_pmd', 'v4.13');
 const CHANGE_HUGE_410 = site('mm/huge_memory.c', 'change_huge_pmd', 'v4.10');
 const CHANGE_HUGE_68 = site('mm/huge_memory.c', 'change_huge_pmd', 'v6.8', 'can_change_pmd_writable: a writable exclusive anonymous THP stays writable; a read-only one is left read-only (its upgrade, which no invariant reads, is not modelled)');
+const CHANGE_HUGE_MIGRATION = site('mm/huge_memory.c', 'change_huge_pmd: is_swap_pmd(*pmd): is_write_migration_entry → make_migration_entry_read', 'v4.15');
 const PMDP_INVALIDATE = site('mm/pgtable-generic.c', 'pmdp_invalidate → flush_pmd_tlb_range', 'v4.13');
 const CLEAR_NOTIFY = site('include/linux/mmu_notifier.h', 'pmdp_huge_get_and_clear_notify → mmu_notifier_invalidate_range(haddr, haddr + HPAGE_PMD_SIZE)', 'v4.10');
 
@@ -171,6 +172,13 @@ function* changeHugePmd(kc: KernelContext, vpn: number, change: ProtChange): Gen
     return false;
   }
   let entry: Pmd;
+  if (pmd.migration) {
+    // "if (is_swap_pmd(*pmd))": a write migration entry becomes a read one (make_migration_entry_read), for
+    // any new protection (v4.15 … v6.8), then goto unlock
+    if (pmd.writable) yield* h.pmdSet(haddr, { ...pmd, writable: false }, CHANGE_HUGE_MIGRATION, 'set_pmd_at(swp_entry_to_pmd(make_migration_entry_read))');
+    yield* p.spinUnlock(PTL, at);
+    return true;
+  }
   if (change.numa) {
     // `if (prot_numa && pmd_protnone(*pmd)) goto unlock` (the huge zero page, skipped too, is not modelled);
     // preserve_write = prot_numa && pmd_write(*pmd): pmd_mk_savedwrite (≤ v5.7); v6.8 keeps no write bit

@@ -22,6 +22,7 @@
  * 3. **Hinting fault on a huge PMD** (`do_huge_pmd_numa_page`): up to v5.7 the THP is locked and
  *    migrated by `migrate_misplaced_transhuge_page`, which copies it into the new THP while the old
  *    PMD is still the hinting one, then installs the new PMD in the era's form (Era.numaThpMigration).
+ *    v6.8 migrates it whole through migrate_pages and a PMD migration entry.
  *    That ordering is what made v4.12 … v4.19 lose data written by a device that shares the CPU
  *    page table (an ->invalidate_range user): change_huge_pmd no longer calls ->invalidate_range
  *    under the PMD lock (pmdp_invalidate from v4.12), so between the scanner's unlock and its
@@ -71,7 +72,7 @@ const HUGE_ANON_VMA = site('mm/huge_memory.c', 'do_huge_pmd_numa_page: anon_vma 
 const HUGE_FLUSH = site('mm/huge_memory.c', 'do_huge_pmd_numa_page: if (mm_tlb_flush_pending(vma->vm_mm)) flush_tlb_range(vma, haddr, haddr + HPAGE_PMD_SIZE)', 'v4.13', 'v4.10.17, v4.12: the same check and flush in migrate_misplaced_transhuge_page, before the copy');
 const HUGE_FLUSH_INVALIDATE = site('mm/huge_memory.c', 'do_huge_pmd_numa_page: mm_tlb_flush_pending: flush_tlb_range; mmu_notifier_invalidate_range(vma->vm_mm, haddr, haddr + HPAGE_PMD_SIZE)', 'v5.0', '"change_huge_pmd() released the pmd lock before invalidating the secondary MMUs sharing the primary MMU pagetables (with ->invalidate_range())"');
 const HUGE_CLEAR = site('mm/huge_memory.c', 'do_huge_pmd_numa_page: clear_pmdnuma / out_map: pmd_modify(pmd, vma->vm_page_prot); pmd_mkyoung; set_pmd_at', 'v4.13');
-const HUGE_PMD_MIGRATION = site('mm/migrate.c', 'migrate_misplaced_folio → migrate_pages: try_to_migrate_one: set_pmd_migration_entry', 'v6.8', 'PMD migration entries are not modelled: the model takes migrate_pages\' failure path, and the PMD is restored');
+const HUGE_PMD_MIGRATION = site('mm/migrate.c', 'migrate_misplaced_folio → numamigrate_isolate_folio; migrate_pages', 'v6.8', 'alloc_misplaced_dst_folio: a THP for a THP, without reclaim');
 const MMTHP = site('mm/migrate.c', 'migrate_misplaced_transhuge_page', 'v4.13');
 const MMTHP_415 = site('mm/migrate.c', 'migrate_misplaced_transhuge_page', 'v4.15');
 const MMTHP_50 = site('mm/migrate.c', 'migrate_misplaced_transhuge_page', 'v5.0');
@@ -242,7 +243,12 @@ export function* doHugePmdNumaPage(kc: KernelContext, vpn: number, orig: Pmd): G
   return 'done';
 }
 
-/** v6.8's do_huge_pmd_numa_page: the migration of a PMD-mapped THP is not modelled, so out_map. */
+/**
+ * v6.8's do_huge_pmd_numa_page: numa_migrate_prep's reference, then migrate_misplaced_folio, which
+ * migrates the THP whole through migrate_pages (try_to_migrate_one → set_pmd_migration_entry over
+ * the hinting PMD, src/kernel/rmap-thp.ts; remove_migration_pmd); if that fails, out_map (writable =
+ * false).
+ */
 function* doHugePmdNumaPage68(kc: KernelContext, haddr: number, orig: Pmd): Gen<'done'> {
   yield* p.spinLock(PTL, HUGE_NUMA_68);
   if (!samePmd(yield* h.pmdRead(haddr, HUGE_NUMA_68), orig)) {
@@ -252,8 +258,11 @@ function* doHugePmdNumaPage68(kc: KernelContext, haddr: number, orig: Pmd): Gen<
   const head = { pfn: orig.pfn, generation: orig.generation };
   yield* p.getPage(head, NUMA_PREP);
   yield* p.spinUnlock(PTL, HUGE_NUMA_68);
-  yield* p.note(`migrate_misplaced_folio of the THP at ${hex(addressOf(haddr))}: not modelled (PMD migration entries), taken as failed`, HUGE_PMD_MIGRATION);
-  yield* p.putPage(head, HUGE_PMD_MIGRATION);
+  yield* p.note(`migrate_misplaced_folio(THP at ${hex(addressOf(haddr))}): migrate_pages(MIGRATE_ASYNC, MR_NUMA_MISPLACED)`, HUGE_PMD_MIGRATION);
+  yield* p.getPage(head, ISOLATE); // folio_isolate_lru
+  yield* p.putPage(head, ISOLATE); // the caller's reference
+  const newpage = yield* h.allocHugePage(false, DST_PAGE);
+  if (yield* unmapAndMove(kc, head, newpage, haddr, hpageNr(kc), kc.numa?.vmaPages ?? 0)) return 'done';
   yield* p.spinLock(PTL, HUGE_NUMA_68);
   if (samePmd(yield* h.pmdRead(haddr, HUGE_NUMA_68), orig)) {
     const entry: Pmd = { ...orig, young: true, writable: false }; // writable = false after the failed migration

@@ -18,13 +18,14 @@
  * compared line by line].
  */
 import { PAGE_SIZE, addressOf, hex } from '../runtime/machine';
+import * as h from '../runtime/huge-primitives';
 import * as p from '../runtime/primitives';
 import { PUT_REMOVE_RMAP, type Gen, type PageRef } from '../runtime/primitives';
 import { site, type Site } from '../runtime/site';
 import type { KernelContext } from './context';
 import { hpageNr, splitHugePmdAddress } from './huge_memory';
 import { ANON_VMA_RWSEM, PTL } from './mm';
-import { ALL_END, PAGE_RANGE, invalidatePage, invalidateRange, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
+import { ALL_END, PAGE_RANGE, archInvalidateSecondaryTlbs, invalidatePage, invalidateRange, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
 import { TRY_TO_UNMAP_SITES } from './rmap';
 
 const RMAP_WALK = site('mm/rmap.c', 'rmap_walk_anon: anon_vma_interval_tree_foreach → vma_address', 'v4.13');
@@ -86,6 +87,32 @@ function* unmapSubpage(sub: PageRef, vpn: number, flags: TtuFlags, at: Site): Ge
   yield* p.putPage(sub, at, PUT_REMOVE_RMAP);
 }
 
+const SET_PMD_MIGRATION = site('mm/huge_memory.c', 'set_pmd_migration_entry', 'v4.19', 'v6.8 the same with folio_try_share_anon_rmap_pmd, which fails only for a maybe-DMA-pinned THP (FOLL_PIN: no modelled driver)');
+const SET_PMD_FLUSH = site('mm/pgtable-generic.c', 'set_pmd_migration_entry → pmdp_invalidate → flush_pmd_tlb_range', 'v4.19');
+const SET_PMD_FLUSH_68 = site('arch/x86/mm/tlb.c', 'pmdp_invalidate → flush_pmd_tlb_range → flush_tlb_mm_range', 'v6.8');
+
+/**
+ * `set_pmd_migration_entry(pvmw, page)` under the PMD lock, if the PMD still maps the THP: pmdp_invalidate
+ * (the CPU TLB flush; from v6.6 also ->arch_invalidate_secondary_tlbs; no ->invalidate_range: that is
+ * range_end's), the dirty bit to the THP, `set_pmd_at(swp_entry_to_pmd(make_migration_entry(page,
+ * pmd_write(pmdval))))`, page_remove_rmap(page, true), put_page(page). The model sets the entry first,
+ * then flushes (a lockless walk in between waits for the PMD lock).
+ */
+function* setPmdMigrationEntry(kc: KernelContext, head: PageRef, vpn: number): Gen {
+  const pmd = yield* h.pmdRead(vpn, SET_PMD_MIGRATION);
+  if (pmd === null || pmd === 'table' || pmd.migration || pmd.pfn !== head.pfn || pmd.generation !== head.generation) return;
+  yield* h.pmdSet(vpn, { pfn: head.pfn, generation: head.generation, writable: pmd.writable, dirty: false, young: false, migration: true }, SET_PMD_MIGRATION, 'pmdp_invalidate; set_pmd_at');
+  const nr = hpageNr(kc);
+  const haddr = vpn - (vpn % nr);
+  yield* p.tlbFlush(haddr, haddr + nr, kc.era.secondaryTlbs === 'arch-tlb-flush' ? SET_PMD_FLUSH_68 : SET_PMD_FLUSH);
+  if (kc.era.secondaryTlbs === 'arch-tlb-flush') {
+    const start = addressOf(haddr);
+    yield* archInvalidateSecondaryTlbs(kc, { start, end: start + nr * PAGE_SIZE }, SET_PMD_FLUSH_68);
+  }
+  if (pmd.dirty) yield* p.setPageDirty(head, SET_PMD_MIGRATION);
+  yield* p.putPage(head, SET_PMD_MIGRATION); // page_remove_rmap(page, true) was the set's; put_page(page)
+}
+
 /** The PTE at `vpn` maps a subpage of the THP `head` (page_vma_mapped_walk's check_pte): that subpage. */
 function* mappedSubpage(head: PageRef, nr: number, vpn: number, at: Site): Gen<PageRef | null> {
   const pte = yield* p.pteRead(vpn, at);
@@ -129,6 +156,9 @@ function* tryToUnmapOneThp(kc: KernelContext, head: PageRef, headVpn: number, pa
   const range = mmuNotifierRange(kc, 'MMU_NOTIFY_CLEAR', address, Math.min(addressOf(part.vmEnd), address + (PAGE_SIZE << order)));
   if (era.tryToUnmapNotify === 'bracket') yield* invalidateRangeStart(kc, range, ttu);
   yield* p.spinLock(PTL, walk);
+  // a PMD mapping of the THP (page_vma_mapped_walk: pvmw.pmd && !pvmw.pte), met only by a whole-THP
+  // migration (v4.15+: every other caller splits the PMD first): set_pmd_migration_entry
+  if (flags.migration && era.thpMigration === 'whole') yield* setPmdMigrationEntry(kc, head, part.first);
   let last = -1; // pvmw.address of the last PTE the walk unmapped
   for (let v = part.first; v < part.end; v++) {
     const sub = yield* mappedSubpage(head, nr, v, walk);

@@ -145,7 +145,8 @@ function* clearSoftDirtyPmd(kc: KernelContext, vpn: number): Gen {
   yield* p.spinLock(PTL, PTE_RANGE);
   const pmd = yield* h.pmdRead(haddr, PTE_RANGE);
   if (pmd !== null && pmd !== 'table') {
-    if (pmd.writable) {
+    // a PMD migration entry: "else if (is_migration_entry(pmd_to_swp_entry(pmd))) pmd_swp_clear_soft_dirty" (v4.15+): soft-dirty is not modelled
+    if (pmd.writable && !pmd.migration) {
       yield* h.pmdSet(haddr, { ...pmd, writable: false }, CLEAR_PMD, 'pmdp_invalidate; set_pmd_at(pmd_wrprotect)');
       yield* p.tlbFlush(haddr, haddr + hpageNr(kc), PMDP_INVALIDATE);
       if (kc.era.secondaryTlbs === 'arch-tlb-flush') {

@@ -71,13 +71,24 @@ function pmdSet(m: Machine, tid: number, e: Effect) {
   const pmd = e.d as Pmd;
   const old = m.pmds[r];
   if (!old && m.pteTables[r]) throw new InternalError(`set_pmd_at over a PTE table at vpn ${e.a}`);
-  if (old && old.pfn !== pmd.pfn && !old.protnone) throw new ModelError(`set_pmd_at over a present huge PMD mapping pfn ${old.pfn}`);
-  if (!old || old.pfn !== pmd.pfn) {
+  const present = old !== null && !old.migration;
+  if (pmd.migration) {
+    // set_pmd_migration_entry: pmdp_invalidate; set_pmd_at(swp_entry_to_pmd(entry)); page_remove_rmap(page, true)
+    // (the reference goes in the put_page after it); over a migration entry (mprotect, fork making it read): nothing else
+    if (present) {
+      m.pages[old.pfn].compoundMapcount--;
+      if (!old.protnone) regionChanged(m, tid, r);
+    }
+    m.pmds[r] = { ...pmd };
+    return;
+  }
+  if (present && old.pfn !== pmd.pfn && !old.protnone) throw new ModelError(`set_pmd_at over a present huge PMD mapping pfn ${old.pfn}`);
+  if (!present || old.pfn !== pmd.pfn) {
     const head = pageOf(m, pmd.pfn, pmd.generation, 'set_pmd_at');
     if (head.order !== m.thpOrder) throw new InternalError(`set_pmd_at of pfn ${pmd.pfn}, which is not a THP head`);
-    head.compoundMapcount++; // page_add_new_anon_rmap(page, vma, haddr, true)
+    head.compoundMapcount++; // page_add_new_anon_rmap(page, vma, haddr, true) (remove_migration_pmd: page_add_anon_rmap)
     // over a NUMA hinting PMD (no CPU or IOMMU walk could use it): the old THP's page_remove_rmap(page, true)
-    if (old) m.pages[old.pfn].compoundMapcount--;
+    if (present) m.pages[old.pfn].compoundMapcount--;
   } else if (!old.protnone && (old.generation !== pmd.generation || (old.writable && !pmd.writable) || pmd.protnone)) {
     regionChanged(m, tid, r);
   }
@@ -89,8 +100,9 @@ function pmdClear(m: Machine, tid: number, e: Effect): Pmd | null {
   const old = m.pmds[r];
   if (!old) return null;
   m.pmds[r] = null;
-  if (e.c === 1) m.pages[old.pfn].compoundMapcount--; // page_remove_rmap(page, true)
-  if (!old.protnone) regionChanged(m, tid, r);
+  // a PMD migration entry holds no rmap (zap_huge_pmd v4.15+: "flush_needed = 0", no page_remove_rmap)
+  if (e.c === 1 && !old.migration) m.pages[old.pfn].compoundMapcount--; // page_remove_rmap(page, true)
+  if (!old.protnone && !old.migration) regionChanged(m, tid, r);
   return { ...old };
 }
 
@@ -108,6 +120,20 @@ function pmdSplit(m: Machine, tid: number, e: Effect): boolean {
   if (!old) return false; // !pmd_trans_huge(*pmd): goto out
   const nr = 1 << m.thpOrder;
   const head = m.pages[old.pfn];
+  if (old.migration) {
+    // __split_huge_pmd_locked of a PMD migration entry: a migration entry per subpage (write as the
+    // PMD's). v6.8 takes no reference and no mapcount for them; v4.15 … v5.7 also did page_ref_add and
+    // a _mapcount per subpage and dropped a compound mapcount the entry no longer held (mended later
+    // upstream [U: which commit]): that accounting is not modelled
+    for (let i = 0; i < nr; i++) {
+      const v = r * nr + i;
+      if (m.ptes[v] !== null) throw new InternalError(`__split_huge_pmd_locked: BUG_ON(!pte_none(*pte)) at vpn ${v}`);
+      m.ptes[v] = { pfn: old.pfn + i, generation: m.pages[old.pfn + i].generation, writable: old.writable, dirty: false, young: false, swap: true, migration: true };
+    }
+    m.pmds[r] = null;
+    m.pteTables[r] = true;
+    return true;
+  }
   const freeze = e.b === 1;
   for (let i = 0; i < nr; i++) {
     const v = r * nr + i;
@@ -143,7 +169,7 @@ function totalMapcount(m: Machine, head: number): number {
 /**
  * split_huge_page_to_list (mm/huge_memory.c v4.13): `if (!mapcount && page_ref_freeze(head, 1 +
  * extra_pins))` then `__split_huge_page()`: every subpage becomes an order-0 page; tails inherit
- * PG_swapcache, PG_dirty and PG_locked (`__split_huge_page_tail`) and get `1 + PageSwapCache` from
+ * PG_swapcache, PG_swapbacked, PG_dirty and PG_locked (`__split_huge_page_tail`) and get `1 + PageSwapCache` from
  * `page_ref_unfreeze` plus the reference `lru_add_page_tail` takes for the reclaim list; the head
  * gets `page_ref_add(head, 2)` in the swap cache, else `page_ref_inc(head)`. The caller remaps the
  * migration entries, then unlocks and puts each tail (the end of __split_huge_page).
@@ -160,6 +186,10 @@ function splitHugePage(m: Machine, e: Effect): boolean {
     t.refcount = 1 + sc + 1;
     t.swapCache = h.swapCache;
     t.dirty = h.dirty;
+    // PG_swapbacked too (a lazyfree THP splits into lazyfree pages: __split_huge_page_tail v4.13.19, v6.8);
+    // which subpage a device wrote is not tracked, so each inherits the head's no-lost-dirty record
+    t.swapBacked = h.swapBacked;
+    t.deviceWrote = h.deviceWrote;
     t.lockedBy = h.lockedBy;
   }
   h.order = 0;

@@ -417,7 +417,7 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       // a write racing with the madvise call (e.g. through an IOTLB entry that range_end has not flushed
       // yet) may be lost, as one racing with the CPU's TLB flush may: only later writes must be kept
       for (let v = e.a; v < e.a + e.b && v < m.nPages; v++) {
-        const pte = m.ptes[v];
+        const pte = hugeView(m, v); // pageTableEntry: a huge PMD's subpage view too
         if (!pte || pte.swap || pte.pfn === ZERO_PFN) continue;
         const hp = head(m, pte.pfn);
         if (!hp.swapBacked) hp.deviceWrote = false;
@@ -457,9 +457,17 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
         return was;
       }
       if (!pte) {
-        const huge = m.thpOrder > 0 ? hugeView(m, e.a) : null; // PMD-mapped: its A/D bits are not modelled
+        const huge = m.thpOrder > 0 ? hugeView(m, e.a) : null;
         // a NUMA hinting PMD (pmd_protnone) is not present to the CPU's or the IOMMU's walk
-        const ok = huge !== null && !huge.protnone && (e.b === 0 || huge.writable);
+        const ok = huge !== null && !huge.protnone && !huge.swap && (e.b === 0 || huge.writable);
+        if (ok) {
+          // the walk sets the huge PMD's A/D bits (_PAGE_ACCESSED, and _PAGE_DIRTY for a write), as a PTE's
+          // below: what makes a THP that MADV_FREE cleaned (madvise_free_huge_pmd) dirty again
+          const pmd = m.pmds[e.a >> m.thpOrder]!;
+          pmd.young = true;
+          if (e.b === 1) pmd.dirty = true;
+          if (huge && e.b === 1) huge.dirty = true;
+        }
         return e.c === 1 ? (ok ? huge : null) : ok;
       }
       // a NUMA hinting PTE (pte_protnone: _PAGE_PROTNONE without _PAGE_PRESENT on x86) faults both walks

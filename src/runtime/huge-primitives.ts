@@ -29,7 +29,9 @@ export function pmdRead(vpn: number, at: Site): Gen<Pmd | 'table' | null> {
  * the protnone PMD without clearing it) also `page_add_anon_rmap(new)` and `page_remove_rmap(old)`.
  */
 export function pmdSet(vpn: number, pmd: Pmd, at: Site, what = 'set_pmd_at'): Gen {
-  const text = `${what}(${hex(addressOf(vpn))}, pfn ${pmd.pfn}/g${pmd.generation} huge ${pmd.protnone ? `PROT_NONE${pmd.writable ? ' (saved write)' : ''}` : pmd.writable ? 'rw' : 'ro'}${pmd.dirty ? ' dirty' : ''})`;
+  const text = pmd.migration
+    ? `${what}(${hex(addressOf(vpn))}, PMD migration entry of pfn ${pmd.pfn}/g${pmd.generation}, ${pmd.writable ? 'write' : 'read'})`
+    : `${what}(${hex(addressOf(vpn))}, pfn ${pmd.pfn}/g${pmd.generation} huge ${pmd.protnone ? `PROT_NONE${pmd.writable ? ' (saved write)' : ''}` : pmd.writable ? 'rw' : 'ro'}${pmd.dirty ? ' dirty' : ''})`;
   return step(effect(Op.PmdSet, at, vpn, 0, 0, pmd, text));
 }
 

@@ -90,6 +90,12 @@ export interface Pmd {
   young: boolean;
   /** `pmd_protnone()`: a NUMA hinting huge PMD (change_huge_pmd with prot_numa); as Pte.protnone. */
   protnone?: boolean;
+  /**
+   * `is_pmd_migration_entry()` (v4.14+, CONFIG_ARCH_ENABLE_THP_MIGRATION): not present, the THP
+   * headed at `pfn` is being migrated whole (set_pmd_migration_entry); `writable` is
+   * is_write_migration_entry. Holds no reference and no rmap of the THP.
+   */
+  migration?: boolean;
 }
 
 /** A secondary-MMU entry (an spte): what the device uses to reach memory. */
@@ -332,6 +338,11 @@ export function pageTableEntry(m: Machine, vpn: number): Pte | null {
   const pfn = pmd.pfn + (vpn & ((1 << m.thpOrder) - 1));
   const view: Pte = { pfn, generation: m.pages[pfn].generation, writable: pmd.writable, dirty: pmd.dirty, young: pmd.young, swap: false, huge: true };
   if (pmd.protnone) view.protnone = true;
+  if (pmd.migration) {
+    // the subpage's view of a PMD migration entry: a (non-present) migration entry
+    view.swap = true;
+    view.migration = true;
+  }
   return view;
 }
 

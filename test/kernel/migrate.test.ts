@@ -19,6 +19,8 @@ import { site } from '../../src/runtime/site';
 import { scheduleArbitrary } from '../../src/scenario/arbitrary';
 import type { Scenario } from '../../src/scenario/scenario';
 import { decodeToken, encodeToken } from '../../src/schedule/token';
+import { describeEffect } from '../../src/report/label';
+import { kvmFor } from '../drivers/kvm-variants';
 
 type Preemptions = Case['preemptions'];
 
@@ -308,7 +310,7 @@ describe('THP migration in each era\'s form (Era.thpMigration)', () => {
     }
   });
 
-  it('v4.15+: a PTE-mapped THP migrates whole into a new THP; a PMD-mapped one is left in place (PMD migration entries are not modelled)', () => {
+  it('v4.15+: a PTE-mapped THP migrates whole into a new THP, and a PMD-mapped one through a PMD migration entry', () => {
     for (const kernel of ['v4.15', 'v5.5', 'v6.6']) {
       const ptes = run(kernel, 'observer', thp([{ kind: 'cpu', ops: [{ op: 'access', page: 0, write: true }, { op: 'dontneed', page: 3, pages: 1 }] }, { kind: 'migrate', ops: [{ op: 'migrate', page: 1 }] }], 2));
       expect(ptes.verdict.kind, kernel).toBe('pass');
@@ -319,8 +321,18 @@ describe('THP migration in each era\'s form (Era.thpMigration)', () => {
       expect(m.pages[head]).toMatchObject({ order: 2, refcount: 3 }); // three PTEs map the new THP
       for (let i = 0; i < 3; i++) expect(m.ptes[i]).toMatchObject({ pfn: head + i, swap: false });
       const pmd = run(kernel, 'observer', thp([{ kind: 'cpu', ops: [{ op: 'access', page: 0, write: true }] }, { kind: 'migrate', ops: [{ op: 'migrate', page: 1 }] }]));
-      expect(pmd.machine.pmds[0]).toMatchObject({ pfn: 1 });
-      expect(texts(pmd, BASIC_MIGRATE).some((x) => /PMD migration entries are not modelled/.test(x))).toBe(true);
+      expect(pmd.verdict.kind, kernel).toBe('pass');
+      const newHead = pmd.machine.pmds[0]!.pfn;
+      expect(newHead, kernel).not.toBe(1);
+      expect(pmd.machine.pmds[0], kernel).toMatchObject({ writable: true, young: false });
+      expect(pmd.machine.pmds[0]!.migration, kernel).toBeUndefined();
+      expect(pmd.machine.pages[1].free, kernel).toBe(true);
+      expect(pmd.machine.pages[newHead], kernel).toMatchObject({ order: 1, refcount: 1, compoundMapcount: 1 });
+      const t = pmd.trace.filter((s) => s.thread === BASIC_MIGRATE).map((s) => describeEffect(pmd.machine, s.effect));
+      const set = t.findIndex((x) => x.includes('PMD migration entry of pfn 1'));
+      const copy = t.findIndex((x) => x.startsWith('migrate_page_copy'));
+      const remove = t.findIndex((x) => x.includes('page_add_anon_rmap(new, true); set_pmd_at'));
+      expect(set >= 0 && set < copy && copy < remove, `${kernel}: ${t.join(' / ')}`).toBe(true);
     }
   });
 });
@@ -330,7 +342,7 @@ describe('sources and tokens', () => {
 
   it('every step of a migration names its file, function and version; the core ones are mm/migrate.c, mm/rmap.c and what they call', () => {
     for (const s of MIGRATE_SITES) {
-      expect(['mm/migrate.c', 'mm/rmap.c', 'mm/memory_hotplug.c', 'mm/vmscan.c', 'mm/swap.c', 'include/linux/migrate.h']).toContain(s.file);
+      expect(['mm/migrate.c', 'mm/rmap.c', 'mm/memory_hotplug.c', 'mm/vmscan.c', 'mm/swap.c', 'include/linux/migrate.h', 'mm/huge_memory.c']).toContain(s.file);
       expect(s.fn.length).toBeGreaterThan(0);
       expect(s.version).toMatch(/^v\d/);
     }
@@ -360,5 +372,66 @@ describe('sources and tokens', () => {
     expect(decodeToken(tok)).toEqual(c);
     const old: Case = { kernel: 'v4.13', driver: 'kvm', scenario: { threads: [basic.threads[0], basic.threads[2]] }, preemptions: [], maxSteps: 2000 };
     expect(decodeToken(encodeToken(old))).toEqual(old);
+  });
+});
+
+describe('PMD migration entries (v4.15+: set_pmd_migration_entry, and every PMD walker meeting one)', () => {
+  const thp = (threads: Scenario['threads']): Scenario => ({ thp: true, thpOrder: 1, threads });
+  /** The migration thread stopped after try_to_unmap (the THP a PMD migration entry, not yet copied, its lock held). */
+  function stopped(kernel: string, other: Scenario['threads'][number]) {
+    const plain = run(kernel, 'kvm', thp([{ kind: 'cpu', ops: [{ op: 'access', page: 0, write: true }] }, { kind: 'migrate', ops: [{ op: 'migrate', page: 1 }] }, other]));
+    const own = plain.trace.filter((s) => s.thread === 1).map((s) => describeEffect(plain.machine, s.effect));
+    const set = own.findIndex((x) => x.includes('PMD migration entry of pfn 1'));
+    const after = own.findIndex((x, i) => i > set && x.startsWith('mmu_notifier_invalidate_range_end') && x.endsWith('returned')) + 1;
+    return run(kernel, 'kvm', thp([{ kind: 'cpu', ops: [{ op: 'access', page: 0, write: true }] }, { kind: 'migrate', ops: [{ op: 'migrate', page: 1 }] }, other]), [{ thread: 1, after, to: 2 }]);
+  }
+
+  it('a CPU fault on the entry waits for the migration (pmd_migration_entry_wait); the reference it waits with makes the migration give up (-EAGAIN) and the old THP is mapped again; KVM passes', () => {
+    for (const kernel of ['v4.15', 'v5.5', 'v6.6']) {
+      const r = stopped(kernel, { kind: 'cpu', ops: [{ op: 'access', page: 1, write: true }] });
+      expect(r.verdict.kind, kernel).toBe('pass');
+      const cpu1 = r.trace.filter((s) => s.thread === 2).map((s) => `${s.effect.at.fn}|${describeEffect(r.machine, s.effect)}`);
+      expect(cpu1.some((x) => x.startsWith('pmd_migration_entry_wait|lock_page')), kernel).toBe(true);
+      const mig = r.trace.filter((s) => s.thread === 1).map((s) => describeEffect(r.machine, s.effect));
+      expect(mig.some((x) => x.includes('expected_count')), kernel).toBe(true);
+      expect(r.machine.pmds[0], kernel).toMatchObject({ pfn: 1 });
+      expect(r.machine.pmds[0]!.migration, kernel).toBeUndefined();
+    }
+  });
+
+  it('munmap zaps the entry (no page to free: the migration holds the THP), mprotect and fork make it a read entry', () => {
+    const z = stopped('v4.19', { kind: 'cpu', ops: [{ op: 'munmap', page: 0, pages: 2 }] });
+    expect(z.verdict.kind).toBe('pass');
+    expect(z.machine.pmds[0]).toBeNull();
+    expect(z.machine.pages[1].free).toBe(true); // the old THP freed by the migration's last put
+    expect(z.machine.pages.filter((pg, i) => i > 0 && !pg.free)).toHaveLength(0); // and the new one: nothing maps it
+    const pr = stopped('v4.19', { kind: 'cpu', ops: [{ op: 'mprotect', page: 0, pages: 2, writable: true }] });
+    expect(pr.verdict.kind).toBe('pass');
+    expect(pr.trace.some((s) => describeEffect(pr.machine, s.effect).includes('make_migration_entry_read'))).toBe(true);
+    expect(pr.machine.pmds[0]).toMatchObject({ writable: false }); // remove_migration_pmd of a read entry
+    const f = stopped('v4.19', { kind: 'cpu', ops: [{ op: 'fork' }] });
+    expect(f.verdict.kind).toBe('pass');
+    expect(f.machine.pmds[0]).toMatchObject({ writable: false });
+  });
+
+  it('a partial munmap splits the entry into PTE migration entries, which remove_migration_ptes then maps', () => {
+    const r = stopped('v5.5', { kind: 'cpu', ops: [{ op: 'munmap', page: 1, pages: 1 }] });
+    expect(r.verdict.kind).toBe('pass');
+    expect(r.machine.pmds[0]).toBeNull();
+    expect(r.machine.ptes[0]).toMatchObject({ swap: false });
+    expect(r.machine.ptes[0]!.pfn).not.toBe(1);
+    expect(r.machine.ptes[1]).toBeNull();
+  });
+
+  it('a mirror that ignores the migration bracket keeps the old THP and is caught (v5.5); the real KVM is not', () => {
+    const scenario = thp([{ kind: 'cpu', ops: [{ op: 'access', page: 0, write: true }] }, { kind: 'device', ops: [{ op: 'access', page: 1, write: false }] }, { kind: 'migrate', ops: [{ op: 'migrate', page: 1 }] }]);
+    expect(run('v5.5', 'kvm', scenario).verdict.kind).toBe('pass');
+    const base = kvmFor('v5.5');
+    const deaf: NotifierDefinition<any> = { ...base, name: 'kvm-deaf-to-clear', ops: { ...base.ops, *invalidateRangeStart(k, s, range) {
+      if (range.event === 'MMU_NOTIFY_CLEAR') return 0;
+      return yield* base.ops.invalidateRangeStart!(k, s, range);
+    } } };
+    const bad = run('v5.5', deaf, scenario);
+    expect(bad.verdict.kind).toBe('violation');
   });
 });
