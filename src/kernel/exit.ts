@@ -14,6 +14,7 @@ import type { KernelContext } from './context';
 import { tlbFinishMmu, unmapPageRange } from './memory';
 import { MMAP_SEM } from './mm';
 import { vmaRuns } from './mmap';
+import { oomReapTaskMm } from './oom_kill';
 import { PAGE_SIZE, VMA_BASE } from '../runtime/machine';
 import { type UnregisterOptions, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, mmuNotifierRelease } from './mmu_notifier';
 
@@ -59,10 +60,10 @@ export function* exitMmap(kc: KernelContext, nPages: number, opts: UnregisterOpt
   yield* p.note('__mmput → exit_mmap(mm): "mm\'s last user has gone, and its about to be pulled down"', at);
   yield* mmuNotifierRelease(kc, at, opts);
   if (mode === 'oom-victim-fence' && kc.lifetime?.oomVictim) {
-    // Its notifier calls reach no hlist notifier any more (the list is empty after release); what it
-    // unmaps, unmap_vmas below would unmap too. Not modelled: its non-blockable calls into the
-    // interval tree (v5.5+), which stays populated.
-    yield* p.note('__oom_reap_task_mm(mm) by exit_mmap itself: not modelled (unmap_vmas below unmaps the same pages)', OOM_REAP);
+    // "Manually reap the mm to free as much memory as possible": its non-blockable range_start reaches
+    // no hlist notifier any more (release unlinked them all), but an interval subscription (v5.5+)
+    // stays in the tree and gets it, with blockable false
+    yield* oomReapTaskMm(kc, nPages, OOM_REAP);
     yield* p.downWrite(MMAP_SEM, OOM_FENCE);
     yield* p.upWrite(MMAP_SEM, OOM_FENCE);
   }

@@ -6,7 +6,7 @@
 import { PAGE_SIZE, addressOf } from '../runtime/machine';
 import * as p from '../runtime/primitives';
 import type { Gen, PageRef } from '../runtime/primitives';
-import { site } from '../runtime/site';
+import { site, type Site } from '../runtime/site';
 import type { KernelContext } from './context';
 import { tlbFinishMmu, unmapPageRange } from './memory';
 import { MMAP_SEM } from './mm';
@@ -46,6 +46,17 @@ export function* oomReap(kc: KernelContext, nPages: number): Gen {
     yield* p.upRead(MMAP_SEM, at);
     return;
   }
+  yield* oomReapTaskMm(kc, nPages, at);
+  yield* p.upRead(MMAP_SEM, at);
+}
+
+/**
+ * `__oom_reap_task_mm(mm)`: for every (anonymous) VMA, tlb_gather_mmu; in the v4.19+ form a
+ * non-blockable range_start (skipping the VMA if a notifier says -EAGAIN), unmap_page_range,
+ * range_end; tlb_finish_mmu. Also called by exit_mmap itself for an OOM victim (v4.19 … v5.x).
+ */
+export function* oomReapTaskMm(kc: KernelContext, nPages: number, at: Site): Gen {
+  const mode = kc.era.oomReaper;
   for (const [vpn, n] of yield* vmaRuns(nPages, at)) {
     const start = addressOf(vpn);
     // mmu_notifier_range_init(&range, MMU_NOTIFY_UNMAP, 0, vma, mm, start, end) (v5.7), non-blockable
@@ -60,5 +71,4 @@ export function* oomReap(kc: KernelContext, nPages: number): Gen {
     if (mode === 'nonblock-start') yield* invalidateRangeEnd(kc, range, at);
     yield* tlbFinishMmu(kc, vpn, n, batch);
   }
-  yield* p.upRead(MMAP_SEM, at);
 }

@@ -21,6 +21,7 @@ import type { KernelApi } from '../../src/notifier/kernel-api';
 import { execute, type ExecutionResult, type ThreadSpec } from '../../src/runtime/execution';
 import * as p from '../../src/runtime/primitives';
 import { site } from '../../src/runtime/site';
+import { describeEffect } from '../../src/report/label';
 import { DEFAULT_BOUNDS, scenarioArbitrary, scheduleArbitrary } from '../../src/scenario/arbitrary';
 import { buildExecution, type Built } from '../../src/scenario/build';
 import type { Scenario } from '../../src/scenario/scenario';
@@ -95,6 +96,28 @@ describe('exit_mmap (mm/mmap.c) → mmu_notifier_release', () => {
     expect(writes('v4.13')).toBe(0);
     expect(writes('v4.19')).toBe(1);
     expect(writes('v6.6')).toBe(1);
+  });
+
+  it('v4.19 … v5.x: an OOM victim\'s exit_mmap reaps itself (__oom_reap_task_mm): hlist notifiers are gone, an interval subscription gets the non-blockable start', () => {
+    const s: Scenario = { threads: [{ kind: 'cpu', ops: [{ op: 'access', page: 0, write: true }, { op: 'exit' }] }, { kind: 'oom', ops: [{ op: 'reap' }] }] };
+    const reaps = (r: ExecutionResult) => r.trace.filter((x) => x.thread === 0 && /__oom_reap_task_mm/.test(x.effect.at.fn)).length;
+    expect(reaps(run(kvm, 'v4.13', s))).toBe(0);
+    expect(reaps(run(kvm, 'v4.19', s))).toBeGreaterThan(0);
+    expect(reaps(run(kvm, 'v6.6', s))).toBe(0); // v6.8 exit_mmap calls no __oom_reap_task_mm
+    const mirror = driverByName('hmm-mirror', 'v5.5');
+    const r = run(mirror, 'v5.5', s);
+    expect(r.verdict).toEqual({ kind: 'pass' });
+    // hmm-mirror's ->invalidate sees blockable == false there and only trylocks its mutex
+    expect(r.trace.some((x) => x.thread === 0 && /mutex_trylock\(driver->update\)/.test(describeEffect(r.machine, x.effect)))).toBe(true);
+    // one that sleeps regardless is caught in exit's own reap
+    const sleeper: NotifierDefinition<any> = { ...mirror, name: 'hmm-mirror-sleeps', ops: { *invalidate(k, st, sub, range, cur) {
+      yield* k.mutexLock(st.update, site('test', 'sleeps whatever blockable says (test-only)', 'model'));
+      yield* k.mutexUnlock(st.update, site('test', 'sleeps whatever blockable says (test-only)', 'model'));
+      return yield* mirror.ops.invalidate!(k, st, sub, { ...range, blockable: true }, cur);
+    } } };
+    const bad = run(sleeper, 'v5.5', s);
+    expect(bad.verdict.kind === 'violation' && bad.verdict.invariant).toBe('no-sleep-in-atomic');
+    expect(bad.verdict.kind === 'violation' && bad.verdict.thread).toBe(0); // the exiting task, before the reaper runs
   });
 
   it('exit and unregister tokens round-trip; old tokens decode as before', () => {
