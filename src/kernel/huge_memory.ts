@@ -121,7 +121,8 @@ function* doHugePmdAnonymousPage(kc: KernelContext, vpn: number, write: boolean)
   return 'done';
 }
 
-function samePmd(a: Pmd | 'table' | null, b: Pmd): boolean {
+/** `pmd_same()`: still the huge PMD `b` (the same page, permission, hinting and migration bits). */
+export function samePmd(a: Pmd | 'table' | null, b: Pmd): boolean {
   return a !== null && a !== 'table' && a.pfn === b.pfn && a.generation === b.generation && a.writable === b.writable && !a.protnone === !b.protnone && !a.migration === !b.migration;
 }
 

@@ -35,7 +35,8 @@ const FREE_SWAP = site('mm/swapfile.c', 'free_swap_and_cache', 'v4.13');
 const UNSTABLE = site('mm/memory.c', 'handle_pte_fault: pmd_devmap_trans_unstable(vmf->pmd): return 0', 'v4.13');
 const MIGRATION_WAIT = site('mm/migrate.c', '__migration_entry_wait', 'v4.13', 'wait_on_page_locked is modelled as lock_page + unlock_page');
 
-function same(a: Pte | null, b: Pte | null): boolean {
+/** `pte_same()`: the PTE read is still `b` (page, permission, and the swap, migration, hinting and huge bits). */
+export function samePte(a: Pte | null, b: Pte | null): boolean {
   if (a === null || b === null) return a === b;
   return a.pfn === b.pfn && a.generation === b.generation && a.swap === b.swap && a.writable === b.writable && !a.huge === !b.huge && !a.migration === !b.migration && !a.protnone === !b.protnone;
 }
@@ -61,7 +62,7 @@ export function* handleMmFault(kc: KernelContext, vpn: number, write: boolean, c
   if (orig.swap) return yield* doSwapPage(vpn, write, orig);
   yield* p.spinLock(PTL, HANDLE);
   const cur = yield* p.pteRead(vpn, HANDLE);
-  if (!same(cur, orig)) {
+  if (!samePte(cur, orig)) {
     yield* p.spinUnlock(PTL, HANDLE);
     return true; // someone else changed it: return and let the access retry
   }
@@ -80,7 +81,7 @@ export function* handleMmFault(kc: KernelContext, vpn: number, write: boolean, c
 function* migrationEntryWait(vpn: number, orig: Pte): Gen<boolean> {
   const page = { pfn: orig.pfn, generation: orig.generation };
   yield* p.spinLock(PTL, MIGRATION_WAIT);
-  const got = same(yield* p.pteRead(vpn, MIGRATION_WAIT), orig) && (yield* p.getPageUnlessZero(page, MIGRATION_WAIT));
+  const got = samePte(yield* p.pteRead(vpn, MIGRATION_WAIT), orig) && (yield* p.getPageUnlessZero(page, MIGRATION_WAIT));
   yield* p.spinUnlock(PTL, MIGRATION_WAIT);
   if (!got) return true;
   yield* p.lockPage(page, MIGRATION_WAIT);
@@ -176,7 +177,7 @@ function* wpPageCopy(kc: KernelContext, vpn: number, orig: Pte): Gen<boolean> {
   yield* p.spinLock(PTL, WP_COPY);
   const cur = yield* p.pteRead(vpn, WP_COPY);
   let unused: PageRef | null = page;
-  if (same(cur, orig)) {
+  if (samePte(cur, orig)) {
     // ptep_clear_flush_notify (≤ v6.5: ->invalidate_range under the PTL); v6.6: ptep_clear_flush →
     // flush_tlb_page → flush_tlb_mm_range → ->arch_invalidate_secondary_tlbs
     yield* p.pteClear(vpn, true, false, WP_COPY);
@@ -213,7 +214,7 @@ function* doSwapPage(vpn: number, write: boolean, orig: Pte): Gen<boolean> {
   }
   yield* p.spinLock(PTL, SWAP);
   const cur = yield* p.pteRead(vpn, SWAP);
-  const ok = same(cur, orig);
+  const ok = samePte(cur, orig);
   // pte = mk_pte(page); if (write && reuse_swap_page()) pte = maybe_mkwrite(pte_mkdirty(pte))
   if (ok) yield* p.pteSet(vpn, { pfn: page.pfn, generation: page.generation, writable: write, dirty: write, young: true, swap: false }, SWAP);
   yield* p.spinUnlock(PTL, SWAP);

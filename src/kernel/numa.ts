@@ -44,10 +44,11 @@ import * as p from '../runtime/primitives';
 import type { Gen, PageRef } from '../runtime/primitives';
 import { site } from '../runtime/site';
 import type { KernelContext } from './context';
-import { haddrVpn, hpageNr } from './huge_memory';
+import { haddrVpn, hpageNr, samePmd } from './huge_memory';
 import { ANON_VMA_RWSEM, MMAP_SEM, PTL } from './mm';
 import { invalidateRange, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange } from './mmu_notifier';
 import { changeProtection } from './mprotect';
+import { samePte } from './memory';
 import { unmapAndMove } from './migrate';
 
 const WORK = site('kernel/sched/fair.c', 'task_numa_work', 'v4.13');
@@ -115,15 +116,6 @@ export function* taskNumaWork(kc: KernelContext, vpn: number, n: number, vmaPage
     }
   }
   yield* p.upRead(MMAP_SEM, WORK);
-}
-
-/** Whether the PTE still is `orig` (pte_same, with the hinting bit). */
-function samePte(a: Pte | null, b: Pte): boolean {
-  return a !== null && !a.huge && !a.swap && a.pfn === b.pfn && a.generation === b.generation && a.writable === b.writable && !a.protnone === !b.protnone;
-}
-
-function samePmd(a: Pmd | 'table' | null, b: Pmd): boolean {
-  return a !== null && a !== 'table' && a.pfn === b.pfn && a.generation === b.generation && a.writable === b.writable && !a.protnone === !b.protnone;
 }
 
 /** `can_change_pte_writable()` for a private anonymous page (v6.8): PageAnonExclusive, approximated as mapped once and not KSM. */
