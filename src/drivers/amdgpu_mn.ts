@@ -24,7 +24,11 @@
  *   read_lock but then calls `down_read_non_owner()`, which sleeps behind a CS holding the write
  *   side (Tetsuo Handa, linux-mm 2018-08-26, review of 93065ac753e4): reference §3 B11, for real.
  * - `amdgpu-userptr-trylock` v4.19: the read lock as later kernels have it (`down_read_trylock`
- *   when !blockable, amdgpu_mn.c amdgpu_mn_read_lock v5.4.0), the correct sibling.
+ *   when !blockable, amdgpu_mn.c amdgpu_mn_read_lock v5.4.0), taken and dropped inside the start
+ *   callback as v5.4's amdgpu_mn_sync_pagetables_gfx does (no range_end), on the v4.19 callbacks:
+ *   the correct sibling. (Held to range_end instead, a bracket nested in another thread's, such as
+ *   MADV_FREE's split_huge_page under madvise_free_single_vma's bracket, would wait behind a queued
+ *   CS writer while holding what reclaim needs: a deadlock no kernel had.)
  *
  * The rw-semaphore is taken and released by the thread running the bracket: the model has no
  * `down_read_non_owner`/`up_read_non_owner`, so the v4.19 recursion count (only the first of
@@ -147,6 +151,7 @@ function* csLegacy(k: KernelApi, s: AmdgpuState, address: number): Gen<'mapped' 
 
 const READ_LOCK = site(MN, 'amdgpu_mn_read_lock', 'v4.19');
 const READ_LOCK_54 = site(MN, 'amdgpu_mn_read_lock', 'v5.4', 'the later read lock, on the v4.19 callbacks');
+const READ_UNLOCK_54 = site(MN, 'amdgpu_mn_sync_pagetables_gfx: amdgpu_mn_read_unlock(amn); return 0', 'v5.4', 'the read side is dropped inside the callback');
 const START_GFX = site(MN, 'amdgpu_mn_invalidate_range_start_gfx', 'v4.19');
 const NODE_419 = site(MN, 'amdgpu_mn_invalidate_node', 'v4.19');
 const MARK = site(TTM, 'amdgpu_ttm_tt_mark_user_pages', 'v4.19');
@@ -160,9 +165,9 @@ const END_419 = site(MN, 'amdgpu_mn_invalidate_range_end → amdgpu_mn_read_unlo
  */
 function* readLock(k: KernelApi, s: AmdgpuState, blockable: boolean, fixed: boolean): Gen<boolean> {
   if (fixed) {
-    // v5.4 takes and drops amn->lock inside the callback (amdgpu_mn_sync_pagetables_gfx), so a nested
-    // bracket never finds it held: on the v4.19 callbacks, where it is held to range_end, that is a recursion
-    if (blockable) yield* k.downRead(s.amnLock, READ_LOCK_54, true);
+    // v5.4 takes amn->lock here and drops it before the callback returns (amdgpu_mn_sync_pagetables_gfx),
+    // so a bracket nested in another never finds it held
+    if (blockable) yield* k.downRead(s.amnLock, READ_LOCK_54);
     else if (!(yield* k.downReadTrylock(s.amnLock, READ_LOCK_54))) return false;
     return true;
   }
@@ -192,7 +197,9 @@ function rangeStartGfx(fixed: boolean) {
       const page = yield* k.spteRead(s.ttm, bo, MARK);
       if (page) yield* k.setPageDirty(page, MARK);
     }
-    return 0; // the read side stays held until range_end
+    // v4.19: the read side stays held until range_end; v5.4 (amdgpu_mn_sync_pagetables_gfx): amdgpu_mn_read_unlock(amn)
+    if (fixed) yield* k.upRead(s.amnLock, READ_UNLOCK_54);
+    return 0;
   };
 }
 
@@ -289,11 +296,11 @@ export const amdgpuUserptr419: NotifierDefinition<AmdgpuState> = {
 
 export const amdgpuUserptrTrylock: NotifierDefinition<AmdgpuState> = {
   name: 'amdgpu-userptr-trylock',
-  title: 'amdgpu userptr, v4.19 with the later read lock: down_read_trylock(&amn->lock) when !blockable (the B11 fix)',
+  title: 'amdgpu userptr, v4.19 with the later read lock: down_read_trylock(&amn->lock) when !blockable, taken and dropped in range_start as v5.4 does (the B11 fix)',
   contract: 'pin',
   eras: ['v4.19'],
-  source: `${MN} amdgpu_mn_read_lock (v5.4.0) on the v4.19 callbacks and CS`,
+  source: `${MN} amdgpu_mn_read_lock, amdgpu_mn_sync_pagetables_gfx (v5.4.0) on the v4.19 callbacks and CS`,
   setup: setup(true),
-  ops: { invalidateRangeStart: rangeStartGfx(true), invalidateRangeEnd: rangeEnd419, release: release('v4.19') },
+  ops: { invalidateRangeStart: rangeStartGfx(true), release: release('v4.19') },
   device: { table: (s) => s.vm, fault: (k, s, f) => cs419(k, s, f.address) },
 };

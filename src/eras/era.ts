@@ -217,6 +217,21 @@ export interface Era {
    */
   readonly lazyfree: 'ttu-lzfree' | 'swapbacked';
   /**
+   * What shrink_page_list (mm/vmscan.c) does with a lazyfree (MADV_FREE: PageAnon && !PageSwapBacked)
+   * transparent huge page, in the `swapbacked` design (v4.10's `ttu-lzfree` splits every THP in
+   * add_to_swap, Era.thpReclaim):
+   * - `split` (v4.12, v4.13.19, v4.15, v4.19, v5.4, v5.7.14 [V]): it skips the anonymous branch and
+   *   takes `else if (unlikely(PageTransHuge(page))) { "Split file THP": if
+   *   (split_huge_page_to_list(page, page_list)) goto keep_locked; }`: head and tails go on as order-0
+   *   lazyfree pages (__split_huge_page_tail copies PG_swapbacked and PG_dirty);
+   * - `whole` (v6.8 [V]; the commit that narrowed the branch to `folio_test_swapbacked(folio) &&
+   *   folio_test_large(folio)` "Split shmem folio" is [U]): no split; try_to_unmap(folio,
+   *   TTU_BATCH_FLUSH | TTU_SPLIT_HUGE_PMD) discards each subpage PTE while `ref_count == 1 +
+   *   map_count && !folio_test_dirty` (else remaps it, folio_set_swapbacked, fails), and the folio is
+   *   freed whole by folio_ref_freeze(folio, 1).
+   */
+  readonly lazyfreeThpReclaim: 'split' | 'whole';
+  /**
    * NUMA balancing's migration of a THP mapped by a hinting (protnone) PMD, from do_huge_pmd_numa_page
    * (src/kernel/numa.ts):
    * - `copy-then-clear-notify` (v4.10.17, v4.12, v4.13.19 [V]): migrate_misplaced_transhuge_page

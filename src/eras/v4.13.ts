@@ -40,6 +40,8 @@ const era: Era = {
   thpCowSplits: false,
   // mm/madvise.c mark_page_lazyfree, mm/rmap.c try_to_unmap_one "MADV_FREE page check" (v4.13.19)
   lazyfree: 'swapbacked',
+  // mm/vmscan.c shrink_page_list v4.13.19: a !PageSwapBacked THP takes the "Split file THP" branch (split_huge_page_to_list)
+  lazyfreeThpReclaim: 'split',
   // mm/migrate.c migrate_misplaced_transhuge_page v4.13.19: migrate_page_copy; range_start; pmdp_huge_clear_flush_notify; set_pmd_at; range_end
   numaThpMigration: 'copy-then-clear-notify',
   // mm/mprotect.c change_pte_range v4.13.19: prot_numa skips !page, PageKsm, pte_protnone, target_node only

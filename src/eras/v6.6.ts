@@ -29,6 +29,8 @@ export const v6_6 = deriveEra(v5_5, {
   changeHugePmd: 'try-change-writable',
   // mm/huge_memory.c do_huge_pmd_wp_page v6.8: fallback: __split_huge_pmd(vma, vmf->pmd, vmf->address, false, NULL)
   thpCowSplits: true,
+  // mm/vmscan.c shrink_folio_list v6.8: only a swapbacked large folio is split; a lazyfree THP is unmapped whole (TTU_SPLIT_HUGE_PMD)
+  lazyfreeThpReclaim: 'whole',
   rangeEndCallsInvalidateRange: false,
   secondaryTlbs: 'arch-tlb-flush',
   // mm/memory.c wp_can_reuse_anon_folio v6.8: folio_test_ksm(folio) → copy (reuse_ksm_page is gone)

@@ -1,7 +1,7 @@
 /**
  * mm/vmscan.c (v4.13): reclaim of one anonymous page, the path of shrink_page_list that swaps it out.
  */
-import { ZERO_PFN, addressOf, hex } from '../runtime/machine';
+import { PAGE_SIZE, ZERO_PFN, addressOf, hex } from '../runtime/machine';
 import * as p from '../runtime/primitives';
 import type { Gen } from '../runtime/primitives';
 import { site } from '../runtime/site';
@@ -9,7 +9,10 @@ import type { KernelContext } from './context';
 import { tryToUnmap } from './rmap';
 import * as h from '../runtime/huge-primitives';
 import type { PageRef } from '../runtime/primitives';
-import { hpageNr, splitHugePageToList } from './huge_memory';
+import { hpageNr, splitHugePageToList, splitHugePmdAddress } from './huge_memory';
+import { ANON_VMA_RWSEM, PTL } from './mm';
+import { ALL_END, PAGE_RANGE, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
+import { PUT_REMOVE_RMAP } from '../runtime/primitives';
 import { tryToUnmapThp } from './rmap-thp';
 
 const PICK = site('mm/vmscan.c', 'shrink_inactive_list', 'v4.13', 'the model picks the page mapped at the given address off the LRU');
@@ -25,6 +28,14 @@ const SPL_THP = site('mm/vmscan.c', 'shrink_page_list: PageTransHuge(page)', 'v4
 const SPL_THP_12 = site('mm/swap_state.c', 'add_to_swap: split_huge_page_to_list', 'v4.12');
 const SPL_THP_15 = site('mm/vmscan.c', 'shrink_page_list: flags |= TTU_SPLIT_HUGE_PMD', 'v4.15');
 const REMOVE_THP = site('mm/vmscan.c', '__remove_mapping: refcount = 1 + HPAGE_PMD_NR', 'v4.19');
+const SPL_LZ_SPLIT = site('mm/vmscan.c', 'shrink_page_list: !PageSwapBacked: else if (PageTransHuge(page)) split_huge_page_to_list ("Split file THP")', 'v4.13');
+const SPL_LZ_WHOLE = site('mm/vmscan.c', 'shrink_folio_list: folio_test_pmd_mappable: try_to_unmap(folio, TTU_BATCH_FLUSH | TTU_SPLIT_HUGE_PMD)', 'v6.8');
+const TTU_ONE = site('mm/rmap.c', 'try_to_unmap_one', 'v6.8');
+const TTU_LZ = site('mm/rmap.c', 'try_to_unmap_one: MADV_FREE page check', 'v6.8');
+const TTU_LZ_WALK = site('mm/page_vma_mapped.c', 'page_vma_mapped_walk', 'v6.8');
+const TTU_LZ_RMAP = site('mm/rmap.c', 'rmap_walk_anon', 'v6.8');
+const TLBBATCH = site('arch/x86/include/asm/tlbflush.h', 'arch_tlbbatch_add_pending', 'v6.8');
+const LZ_FREE_WHOLE = site('mm/vmscan.c', 'shrink_folio_list: folio_test_anon && !folio_test_swapbacked: folio_ref_freeze(folio, 1)', 'v6.8', 'the model also keeps a folio found PageDirty here');
 const TAIL = site('mm/vmscan.c', 'shrink_page_list: the tail pages split_huge_page_to_list put on page_list', 'v4.13');
 
 /**
@@ -141,6 +152,14 @@ function* shrinkThp(kc: KernelContext, head: PageRef, headVpn: number, vmaPages:
     return;
   }
   const freeze = (k: KernelContext, pg: PageRef, v: number) => tryToUnmapThp(k, pg, v, vmaPages, { migration: true, splitHugePmd: true, rmapLocked: true, batch: false });
+  // if (PageAnon(page) && PageSwapBacked(page)) { … add_to_swap … } else if (…PageTransHuge(page)) …: a lazyfree
+  // (MADV_FREE) THP in the swapbacked design (Era.lazyfreeThpReclaim); v4.10 splits every THP in add_to_swap
+  if (kc.era.lazyfree === 'swapbacked' && !(yield* p.pageFlags(head, SPL)).swapBacked) {
+    if (kc.era.lazyfreeThpReclaim === 'whole') return yield* reclaimLazyfreeThpWhole(kc, head, headVpn, vmaPages);
+    // "Split file THP": if (split_huge_page_to_list(page, page_list)) goto keep_locked (v4.12 … v5.7.14)
+    if (!(yield* splitHugePageToList(kc, head, headVpn, 0, freeze))) return yield* keep(head, 'split_huge_page_to_list failed: keep_locked', SPL_LZ_SPLIT);
+    return yield* reclaimSplit(kc, head, headVpn, vmaPages, false);
+  }
   let inSwapCache = false;
   if (form === 'split-in-add-to-swap') {
     // add_to_swap(page, page_list): get_swap_page(); if (PageTransHuge(page)) split_huge_page_to_list(page, list)
@@ -158,7 +177,15 @@ function* shrinkThp(kc: KernelContext, head: PageRef, headVpn: number, vmaPages:
       if (!(yield* splitHugePageToList(kc, head, headVpn, nr, freeze))) return yield* keep(head, 'split_huge_page_to_list failed: delete_from_swap_cache; activate_locked', SPL_THP);
     }
   }
-  // the head goes on as an order-0 page; split_huge_page_to_list put the tails on page_list
+  yield* reclaimSplit(kc, head, headVpn, vmaPages, inSwapCache);
+}
+
+/**
+ * After split_huge_page_to_list(page, page_list): the head goes on as an order-0 page, and the tails
+ * split_huge_page_to_list put on page_list are reclaimed after it (each locked, with the list's reference).
+ */
+function* reclaimSplit(kc: KernelContext, head: PageRef, headVpn: number, vmaPages: number, inSwapCache: boolean): Gen {
+  const nr = hpageNr(kc);
   yield* reclaimLocked(kc, head, headVpn, vmaPages, inSwapCache);
   for (let i = 1; i < nr; i++) {
     const tail = { pfn: head.pfn + i, generation: head.generation };
@@ -185,4 +212,55 @@ function* reclaimWholeThp(kc: KernelContext, head: PageRef, headVpn: number, vma
   yield* p.writeback(head, PAGEOUT);
   if (yield* p.pageRefFreeze(head, 1 + nr, REMOVE_THP)) return;
   yield* keep(head, '__remove_mapping: page_ref_freeze failed (someone holds a reference): keep', REMOVE_THP);
+}
+
+/**
+ * v6.8's shrink_folio_list for a PMD-mapped lazyfree THP (Era.lazyfreeThpReclaim 'whole'): no split
+ * of the folio. try_to_unmap(folio, TTU_BATCH_FLUSH | TTU_SPLIT_HUGE_PMD) → try_to_unmap_one:
+ * split_huge_pmd_address(vma, address, false, folio) (its own bracket), range_start over `[address,
+ * vma_address_end)`, and per subpage PTE under the PTL: ptep_get_and_clear + set_tlb_ubc_flush_pending
+ * (arch_tlbbatch_add_pending: ->arch_invalidate_secondary_tlbs(0, -1UL)), `if (pte_dirty(pteval))
+ * folio_mark_dirty(folio)`, then the "MADV_FREE page check": `ref_count == 1 + map_count &&
+ * !folio_test_dirty(folio)` → `goto discard` (folio_remove_rmap_pte; folio_put), else set_pte_at(pteval),
+ * folio_set_swapbacked, ret = false and the walk stops; range_end. If the folio is still mapped:
+ * activate_locked; else (try_to_unmap_flush before the free) folio_ref_freeze(folio, 1) frees it whole
+ * (mm/rmap.c, mm/vmscan.c v6.8). Subpages discarded before a redirtied one stay unmapped (their PTEs
+ * are gone): the model does not check what a device wrote to those.
+ */
+function* reclaimLazyfreeThpWhole(kc: KernelContext, head: PageRef, headVpn: number, vmaPages: number): Gen {
+  const nr = hpageNr(kc);
+  const order = kc.thpOrder ?? 0;
+  yield* p.downRead(ANON_VMA_RWSEM, TTU_LZ_RMAP);
+  yield* splitHugePmdAddress(kc, headVpn, false, head);
+  const address = addressOf(headVpn);
+  // range.end = vma_address_end(&pvmw): "For THP, we have to assume the worse case ie pmd for invalidation."
+  const range = mmuNotifierRange(kc, 'MMU_NOTIFY_CLEAR', address, Math.min(addressOf(vmaPages), address + (PAGE_SIZE << order)));
+  yield* invalidateRangeStart(kc, range, TTU_ONE);
+  yield* p.spinLock(PTL, TTU_LZ_WALK);
+  for (let v = headVpn; v < Math.min(vmaPages, headVpn + nr); v++) {
+    const pte = yield* p.pteRead(v, TTU_LZ_WALK);
+    if (pte === null || pte.swap || pte.huge || pte.pfn < head.pfn || pte.pfn >= head.pfn + nr || pte.generation !== head.generation) continue;
+    const sub = { pfn: pte.pfn, generation: pte.generation };
+    const old = yield* p.pteClear(v, false, false, TTU_ONE); // ptep_get_and_clear; set_tlb_ubc_flush_pending
+    yield* secondaryTlbInvalidate(kc, kc.era.secondaryTlbs === 'invalidate-range' ? PAGE_RANGE(addressOf(v)) : { start: 0, end: ALL_END }, TTU_ONE, TLBBATCH);
+    if (old?.dirty) yield* p.setPageDirty(sub, TTU_ONE); // folio_mark_dirty(folio)
+    const [count, mapcount] = yield* h.pageCount(head, TTU_LZ);
+    // the PTE is cleared but its rmap not yet removed: map_count still counts it
+    if (count === 1 + mapcount && !(yield* p.pageFlags(head, TTU_LZ)).dirty) {
+      yield* p.putPage(sub, TTU_LZ, PUT_REMOVE_RMAP); // discard: folio_remove_rmap_pte; folio_put
+      continue;
+    }
+    // "If the folio was redirtied, it cannot be discarded. Remap the page to page table."
+    if (old) yield* p.pteSet(v, old, TTU_LZ);
+    yield* p.setSwapBacked(head, TTU_LZ);
+    break;
+  }
+  yield* p.spinUnlock(PTL, TTU_LZ_WALK);
+  yield* invalidateRangeEnd(kc, range, TTU_ONE);
+  yield* p.upRead(ANON_VMA_RWSEM, TTU_LZ_RMAP);
+  // folio_mapped(folio): any subpage still mapped (a walk that stopped at a redirtied subpage left it and those after it)
+  if ((yield* h.pageCount(head, SPL_LZ_WHOLE))[1] !== 0) return yield* keep(head, 'folio_mapped(folio): activate_locked', SPL_LZ_WHOLE);
+  yield* p.tlbFlush(headVpn, headVpn + nr, FLUSH);
+  if (yield* p.lazyfreeFreeze(head, LZ_FREE_WHOLE)) return;
+  yield* keep(head, 'folio_ref_freeze(folio, 1) failed: keep_locked', LZ_FREE_WHOLE);
 }

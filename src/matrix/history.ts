@@ -185,11 +185,11 @@ const DRIVER_CATALOGUE: Expectation[] = [
     aac2fea9: ['pass', AAC_PIN],
     'v4.13': ['secondary-follows-primary', 'reference §3 B7 (amdgpu v4.13: range_start only): a CS re-binds the old pages between range_start and the PTE clear; ' + STALE + ': secondary-follows-primary checks mirror drivers only (a pin driver may lag, DESIGN §3.4), and with pinned pages the model\'s reclaim keeps the page in the swap cache (needs a remap or migration to diverge)', true],
     'v4.15': ['secondary-follows-primary', 'as v4.13 (reference §2.11: amdgpu 4.13–4.18 range_start only [U])', true],
-    'v4.19': ['no-sleep-in-atomic', `reference §3 B11 for real: ${AMDGPU} amdgpu_mn_read_lock v4.19.95 trylocks read_lock but then calls down_read_non_owner(&amn->lock), which sleeps behind a CS holding the write side (Tetsuo Handa, linux-mm 2018-08-26; down_read_trylock by v5.4)`],
+    'v4.19': ['no-sleep-in-atomic', `reference §3 B11 for real: ${AMDGPU} amdgpu_mn_read_lock v4.19.95 trylocks read_lock but then calls down_read_non_owner(&amn->lock), which sleeps behind a CS holding the write side (Tetsuo Handa, linux-mm 2018-08-26; down_read_trylock by v5.4); also ${AMDGPU_EXIT}`],
     'v5.0': ['no-sleep-in-atomic', `reference §3 B11: the same amdgpu_mn_read_lock in ${AMDGPU} v5.0.1`],
     'v5.2': ['no-sleep-in-atomic', `reference §3 B11: the same amdgpu_mn_read_lock in ${AMDGPU} v5.2.1`],
   }),
-  ...row('amdgpu-userptr-trylock', { 'v4.19': ['pass', `${AMDGPU} amdgpu_mn_read_lock v5.4.0: down_read_trylock when !blockable; ${AMDGPU_EXIT}`, 'exit'] }),
+  ...row('amdgpu-userptr-trylock', { 'v4.19': ['pass', `${AMDGPU} amdgpu_mn_read_lock and amdgpu_mn_sync_pagetables_gfx v5.4.0: down_read_trylock when !blockable, the read side dropped before the callback returns`] }),
   ...['v4.10', 'v4.12', 'aac2fea9', 'v4.13', 'v4.15', 'v4.19', 'v5.0', 'v5.2'].flatMap((k) =>
     row('hfi1-mmu-rb', { [k]: ['pass', 'drivers/infiniband/hw/hfi1/mmu_rb.c: spinlock + deferred unpin, never sleeps (reference §1.b, §2.4); ' + STALE] }),
   ),

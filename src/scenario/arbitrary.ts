@@ -79,11 +79,10 @@ export interface ScenarioBounds {
 export const DEFAULT_BOUNDS: ScenarioBounds = { pages: 4, maxOpsPerThread: 3, oom: true, thp: true };
 
 /**
- * CPU operations whose call sites handle huge PMDs (split, zap, change_huge_pmd, copy_huge_pmd or
- * clear_soft_dirty_pmd them); the others are not drawn with THP (madvise_free_pte_range's
- * madvise_free_huge_pmd is not modelled yet).
+ * CPU operations whose call sites handle huge PMDs (split, zap, change_huge_pmd, copy_huge_pmd,
+ * clear_soft_dirty_pmd or madvise_free_huge_pmd them); the others are not drawn with THP.
  */
-const THP_AWARE_CPU_OPS: readonly string[] = ['access', 'munmap', 'dontneed', 'mprotect', 'fork', 'clearRefs'];
+const THP_AWARE_CPU_OPS: readonly string[] = ['access', 'munmap', 'dontneed', 'mprotect', 'fork', 'clearRefs', 'lazyfree'];
 
 export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitrary<Scenario> {
   // Races need threads on the same page: page 0 is drawn half the time, any page otherwise.

@@ -149,7 +149,7 @@ function* cpuThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages: num
     else if (op.op === 'munmap') yield* vmMunmap(kc, op.page, op.pages);
     else if (op.op === 'mprotect') yield* mprotect(kc, op.page, op.pages, op.writable);
     else if (op.op === 'dontneed') yield* madviseDontneed(kc, op.page, op.pages);
-    else if (op.op === 'lazyfree') yield* madviseFree(kc, op.page, op.pages); // each era's form: Era.lazyfree
+    else if (op.op === 'lazyfree') yield* madviseFree(kc, op.page, op.pages, vmaPages); // each era's form: Era.lazyfree
     else if (op.op === 'fork') yield* fork(kc, vmaPages);
     else if (op.op === 'exit') yield* mmput(kc, vmaPages); // do_exit → exit_mm → mmput
     else if (op.op === 'clearRefs') yield* clearRefsSoftDirty(kc, vmaPages, vmSoftdirty);
