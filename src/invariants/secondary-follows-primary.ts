@@ -1,6 +1,6 @@
 import { K_THREAD } from '../runtime/footprint';
 import type { StateInvariant } from '../runtime/invariant';
-import { PAGE_SIZE, VMA_BASE, addressOf, hex, pageTableEntry, type Machine } from '../runtime/machine';
+import { PAGE_SIZE, VMA_BASE, ZERO_PFN, addressOf, hex, isHugeZero, pageTableEntry, type Machine } from '../runtime/machine';
 
 /** Whether some thread is in the middle of changing `vpn` (an open range_start window, or a change not yet notified). */
 function inFlight(m: Machine, vpn: number): boolean {
@@ -39,6 +39,9 @@ export const secondaryFollowsPrimary: StateInvariant = {
           const s = t.entries[v];
           if (s === null || inFlight(m, v)) continue;
           const pte = pageTableEntry(m, v); // a PTE, or the subpage of a huge PMD
+          // the huge zero page's subpage for the zero page, after __split_huge_zero_page_pmd: "it is fine if the
+          // secondary mmu keeps pointing to the old zero page in the meantime" (mm/huge_memory.c __split_huge_pmd v4.19)
+          if (pte && !pte.swap && pte.pfn === ZERO_PFN && isHugeZero(m, s.pfn)) continue;
           const who = `after ${m.threads[c.thread].name} invalidated it and finished`;
           if (!pte || pte.swap || pte.pfn !== s.pfn || pte.generation !== s.generation) {
             const cpu = !pte ? 'none' : pte.swap ? 'a swap entry' : `pfn ${pte.pfn}/g${pte.generation}`;

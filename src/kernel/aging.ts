@@ -37,7 +37,8 @@ const THP = site('mm/rmap.c', 'page_referenced_one → pmdp_clear_flush_young_no
 /** The aging pass shrink_active_list makes over the anonymous page mapped at `vpn`; returns page_referenced's answer. */
 export function* agePage(kc: KernelContext, vpn: number): Gen<boolean> {
   const pte = yield* p.pteRead(vpn, PICK);
-  if (pte === null || pte.swap || pte.pfn === ZERO_PFN) {
+  // the zero page and the huge zero page are not on the LRU
+  if (pte === null || pte.swap || pte.pfn === ZERO_PFN || pte.hugeZero) {
     yield* p.note(`nothing on the LRU at ${hex(addressOf(vpn))}`, PICK);
     return false;
   }

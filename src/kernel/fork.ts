@@ -18,6 +18,7 @@ const DUP_MMAP = site('kernel/fork.c', 'dup_mmap', 'v4.13');
 const COPY_PAGE_RANGE = site('mm/memory.c', 'copy_page_range', 'v4.13');
 const COPY_ONE_PTE = site('mm/memory.c', 'copy_one_pte', 'v4.13');
 const COPY_PMD_RANGE = site('mm/memory.c', 'copy_pmd_range', 'v4.13');
+const COPY_HUGE_ZERO = site('mm/huge_memory.c', 'copy_huge_pmd: is_huge_zero_pmd(pmd): mm_get_huge_zero_page(dst_mm); set_huge_zero_page', 'v4.13');
 const COPY_HUGE_MIGRATION = site('mm/huge_memory.c', 'copy_huge_pmd: is_swap_pmd(pmd): is_write_migration_entry → make_migration_entry_read; set_pmd_at(src), set_pmd_at(dst)', 'v4.15');
 const COPY_HUGE = site('mm/huge_memory.c', 'copy_huge_pmd', 'v4.13', 'pte_alloc_one for the deposited table is not modelled; v6.8 folio_try_dup_anon_rmap_pmd fails only for a maybe-DMA-pinned THP (FOLL_PIN: no modelled driver)');
 
@@ -87,6 +88,13 @@ function* copyHugePmd(kc: KernelContext, vpn: number): Gen<boolean> {
   if (pmd === null || pmd === 'table') {
     yield* p.spinUnlock(PTL, COPY_HUGE); // ret = -EAGAIN: !pmd_trans_huge(pmd)
     return false;
+  }
+  if (pmd.zero) {
+    // "if (is_huge_zero_pmd(pmd))": mm_get_huge_zero_page(dst_mm); set_huge_zero_page in the child (no
+    // reference, no rmap: nothing the model's child keeps); the parent's PMD is read-only already
+    yield* p.note('the huge zero page: set_huge_zero_page(child)', COPY_HUGE_ZERO);
+    yield* p.spinUnlock(PTL, COPY_HUGE);
+    return true;
   }
   if (pmd.migration) {
     // "if (unlikely(is_swap_pmd(pmd)))" (v4.15+): a write migration entry becomes read in the parent and the child

@@ -20,11 +20,15 @@ import type { KernelContext } from './context';
 import { daxHugePmdFault } from './dax';
 import { doHugePmdNumaPage } from './numa';
 import { ANON_VMA_RWSEM, PTL } from './mm';
-import { archInvalidateSecondaryTlbs, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
+import { archInvalidateSecondaryTlbs, invalidateRange, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
 
 const CREATE = site('mm/memory.c', '__handle_mm_fault: pmd_none(*vmf.pmd) → create_huge_pmd', 'v4.13');
 const ANON = site('mm/huge_memory.c', 'do_huge_pmd_anonymous_page', 'v4.13');
-const ANON_READ = site('mm/huge_memory.c', 'do_huge_pmd_anonymous_page', 'v4.13', 'the huge zero page is not modelled: a read fault falls back as when mm_get_huge_zero_page() fails');
+const ANON_READ = site('mm/huge_memory.c', 'do_huge_pmd_anonymous_page: a read fault maps the huge zero page', 'v4.13', 'transparent_hugepage_use_zero_page() (the default) and mm_get_huge_zero_page() never failing');
+const WP_ZERO = site('mm/huge_memory.c', 'do_huge_pmd_wp_page: is_huge_zero_pmd(orig_pmd): goto alloc', 'v4.13', 'clear_huge_page instead of a copy; no rmap or reference of the zero page to drop');
+const WP_ZERO_68 = site('mm/huge_memory.c', 'do_huge_pmd_wp_page: is_huge_zero_pmd(orig_pmd): goto fallback: __split_huge_pmd; VM_FAULT_FALLBACK', 'v6.8');
+const SPLIT_ZERO = site('mm/huge_memory.c', '__split_huge_zero_page_pmd: pmdp_huge_clear_flush_notify', 'v4.13');
+const ZAP_ZERO = site('mm/huge_memory.c', 'zap_huge_pmd: is_huge_zero_pmd(orig_pmd): tlb_remove_page_size', 'v4.13', 'release_pages skips the huge zero page: nothing is freed');
 const ANON_LOCKED = site('mm/huge_memory.c', '__do_huge_pmd_anonymous_page', 'v4.13');
 const ACCESSED = site('mm/huge_memory.c', 'huge_pmd_set_accessed', 'v4.13');
 const WP = site('mm/huge_memory.c', 'do_huge_pmd_wp_page', 'v4.13', 'reuse when total_mapcount is 1 (page_trans_huge_mapcount); the allocation never fails');
@@ -104,8 +108,15 @@ export function* hugePmdFault(kc: KernelContext, vpn: number, write: boolean): G
 function* doHugePmdAnonymousPage(kc: KernelContext, vpn: number, write: boolean): Gen<'done' | 'fallback'> {
   if (!(yield* regionInVma(kc, vpn, ANON))) return 'fallback';
   if (!write) {
-    yield* p.note('read fault: no huge zero page in the model (count_vm_event(THP_FAULT_FALLBACK); VM_FAULT_FALLBACK)', ANON_READ);
-    return 'fallback';
+    // "!(vmf->flags & FAULT_FLAG_WRITE) && !mm_forbids_zeropage(vma->vm_mm) && transparent_hugepage_use_zero_page()"
+    const zero = yield* h.hugeZeroPage(ANON_READ); // mm_get_huge_zero_page (may sleep the first time)
+    yield* p.spinLock(PTL, ANON_READ); // vmf->ptl = pmd_lock(vma->vm_mm, vmf->pmd)
+    if ((yield* h.pmdRead(vpn, ANON_READ)) === null) {
+      // set_huge_zero_page: entry = pmd_mkhuge(mk_pmd(zero_page, vma->vm_page_prot)); set_pmd_at (no rmap)
+      yield* h.pmdSet(haddrVpn(kc, vpn), { pfn: zero.pfn, generation: zero.generation, writable: false, dirty: false, young: false, zero: true }, ANON_READ, 'set_huge_zero_page: set_pmd_at');
+    }
+    yield* p.spinUnlock(PTL, ANON_READ);
+    return 'done';
   }
   const page = yield* h.allocHugePage(true, ANON); // alloc_hugepage_vma; clear_huge_page
   const haddr = haddrVpn(kc, vpn);
@@ -161,6 +172,7 @@ export function* hugePmdSetAccessed(vpn: number, orig: Pmd, write: boolean): Gen
  * level (do_wp_page per subpage).
  */
 function* wpHugePmd(kc: KernelContext, vpn: number, orig: Pmd): Gen<'done' | 'fallback'> {
+  if (orig.zero) return yield* wpHugeZeroPmd(kc, vpn, orig);
   const haddr = haddrVpn(kc, vpn);
   const page: PageRef = { pfn: orig.pfn, generation: orig.generation };
   yield* p.spinLock(PTL, WP);
@@ -203,6 +215,37 @@ function* wpHugePmd(kc: KernelContext, vpn: number, orig: Pmd): Gen<'done' | 'fa
 }
 
 /**
+ * do_huge_pmd_wp_page on the huge zero PMD: ≤ v5.7 `goto alloc`: a new zeroed THP
+ * (clear_huge_page), range_start, under the PMD lock if pmd_same `pmdp_huge_clear_flush_notify` and
+ * set_pmd_at of the new THP (no page_remove_rmap: "if (!page) add_mm_counter"), range_end; from
+ * v5.8 (v6.8) `goto fallback`: __split_huge_pmd (the zero page's PTEs) and the fault goes on at the
+ * PTE level (do_wp_page → wp_page_copy of the zero page).
+ */
+function* wpHugeZeroPmd(kc: KernelContext, vpn: number, orig: Pmd): Gen<'done' | 'fallback'> {
+  const haddr = haddrVpn(kc, vpn);
+  if (kc.era.thpCowSplits) {
+    yield* p.note('the huge zero page: fallback', WP_ZERO_68);
+    yield* splitHugePmd(kc, vpn, false, null);
+    return 'fallback';
+  }
+  const fresh = yield* h.allocHugePage(true, WP_ZERO); // alloc_hugepage_vma; clear_huge_page
+  const range = pmdRange(kc, vpn);
+  yield* invalidateRangeStart(kc, range, WP_ZERO);
+  yield* p.spinLock(PTL, WP_ZERO);
+  if (!samePmd(yield* h.pmdRead(vpn, WP_ZERO), orig)) {
+    yield* p.spinUnlock(PTL, WP_ZERO);
+    yield* p.putPage(fresh, WP_ZERO);
+  } else {
+    yield* h.pmdClear(haddr, true, false, WP_ZERO); // pmdp_huge_clear_flush_notify: ->invalidate_range under the PMD lock (≤ v6.5)
+    yield* secondaryTlbInvalidate(kc, range, WP_ZERO, PMDP_INVALIDATE_68);
+    yield* h.pmdSet(haddr, { pfn: fresh.pfn, generation: fresh.generation, writable: true, dirty: true, young: true }, WP_ZERO);
+    yield* p.spinUnlock(PTL, WP_ZERO);
+  }
+  yield* invalidateRangeEnd(kc, range, WP_ZERO, onlyEnd(kc));
+  return 'done';
+}
+
+/**
  * `__split_huge_pmd(vma, pmd, address, freeze, page)`: its own `invalidate_range_start/end` over the
  * huge page (so inside a zap it nests in the zap's bracket), and under the PMD lock, if the PMD is
  * still huge (and maps `page`, when given), `__split_huge_pmd_locked`. `pmdp_invalidate` flushes the
@@ -222,6 +265,9 @@ export function* splitHugePmd(kc: KernelContext, vpn: number, freeze: boolean, p
   // if (page && page != pmd_page(*pmd)) goto out; if (pmd_trans_huge(*pmd)) ... else goto out
   if (pmd !== null && pmd !== 'table' && (page === null || (pmd.pfn === page.pfn && pmd.generation === page.generation))) {
     split = yield* h.pmdSplit(haddr, freeze, SPLIT);
+    // __split_huge_zero_page_pmd: pmdp_huge_clear_flush_notify up to v4.13 (->invalidate_range under the PMD
+    // lock), pmdp_huge_clear_flush from v4.15 ("fine to delay notification until mmu_notifier_invalidate_range_end")
+    if (pmd.zero && !kc.era.wpPageCopyOnlyEnd && kc.era.secondaryTlbs === 'invalidate-range') yield* invalidateRange(kc, range, SPLIT_ZERO);
     yield* p.tlbFlush(haddr, haddr + hpageNr(kc), PMDP_INVALIDATE);
     if (kc.era.secondaryTlbs === 'arch-tlb-flush') yield* archInvalidateSecondaryTlbs(kc, range, PMDP_INVALIDATE_68);
   }
@@ -261,6 +307,7 @@ function* zapHugePmd(vpn: number, batch: PageRef[]): Gen<boolean> {
   if (old === null) return false;
   // a PMD migration entry (v4.15+ "else if (thp_migration_supported())"): no page to remove or free
   if (old.migration) yield* p.note('zap_huge_pmd: a PMD migration entry: flush_needed = 0, no page_remove_rmap, no tlb_remove_page', ZAP_HUGE_MIGRATION);
+  else if (old.zero) yield* p.note('zap_huge_pmd: the huge zero page: no rmap; release_pages skips it', ZAP_ZERO);
   else batch.push({ pfn: old.pfn, generation: old.generation });
   return true;
 }

@@ -84,6 +84,7 @@ const FREE_PTE_THP = site('mm/madvise.c', 'madvise_free_pte_range: if (PageTrans
 const HUGE = site('mm/huge_memory.c', 'madvise_free_huge_pmd', 'v4.13');
 const HUGE_LOCK = site('mm/huge_memory.c', 'madvise_free_huge_pmd: ptl = pmd_trans_huge_lock(pmd, vma)', 'v4.13');
 const HUGE_MIGRATION = site('mm/huge_memory.c', 'madvise_free_huge_pmd: if (unlikely(!pmd_present(orig_pmd))) goto out', 'v4.19');
+const HUGE_ZERO = site('mm/huge_memory.c', 'madvise_free_huge_pmd: is_huge_zero_pmd(orig_pmd): goto out', 'v4.13');
 const HUGE_SHARED = site('mm/huge_memory.c', 'madvise_free_huge_pmd: if (page_mapcount(page) != 1) goto out', 'v4.13', 'v6.8: folio_estimated_sharers(folio) != 1, the same page_mapcount of the first page');
 const HUGE_SPLIT = site('mm/huge_memory.c', 'madvise_free_huge_pmd: next - addr != HPAGE_PMD_SIZE: get_page; spin_unlock(ptl); split_huge_page(page)', 'v4.13', 'v6.8: split_folio(folio)');
 const HUGE_CLEAN = site('mm/huge_memory.c', 'madvise_free_huge_pmd: pmdp_invalidate; set_pmd_at(pmd_mkold(pmd_mkclean(orig_pmd)))', 'v4.13', 'the not-present window of pmdp_invalidate, under the PMD lock, is folded into the set');
@@ -205,6 +206,12 @@ function* madviseFreeHugePmd(kc: KernelContext, vpn: number, next: number, vmaPa
     yield* p.note('a PMD migration entry: goto out', HUGE_MIGRATION);
     yield* p.spinUnlock(PTL, HUGE);
     return false;
+  }
+  if (pmd.zero) {
+    // "if (is_huge_zero_pmd(orig_pmd)) goto out" (v4.10.17 … v6.8)
+    yield* p.note('the huge zero page: goto out', HUGE_ZERO);
+    yield* p.spinUnlock(PTL, HUGE);
+    return true;
   }
   const page: PageRef = { pfn: pmd.pfn, generation: pmd.generation };
   if ((yield* p.pageMapcount(page, HUGE_SHARED)) !== 1) {

@@ -89,7 +89,8 @@ const PUTBACK = site('mm/migrate.c', 'putback_movable_pages → putback_lru_page
  */
 export function* migratePageAt(kc: KernelContext, vpn: number, vmaPages: number): Gen {
   const pte = yield* p.pteRead(vpn, PICK);
-  if (pte === null || pte.swap || pte.pfn === ZERO_PFN) {
+  // the zero page and the huge zero page are not on the LRU (isolate_lru_page fails)
+  if (pte === null || pte.swap || pte.pfn === ZERO_PFN || pte.hugeZero) {
     yield* p.note(`nothing to migrate at ${hex(addressOf(vpn))}`, PICK);
     return;
   }

@@ -180,9 +180,10 @@ function* changeHugePmd(kc: KernelContext, vpn: number, change: ProtChange): Gen
     return true;
   }
   if (change.numa) {
-    // `if (prot_numa && pmd_protnone(*pmd)) goto unlock` (the huge zero page, skipped too, is not modelled);
+    // `if (prot_numa && pmd_protnone(*pmd)) goto unlock`, and the huge zero page;
     // preserve_write = prot_numa && pmd_write(*pmd): pmd_mk_savedwrite (≤ v5.7); v6.8 keeps no write bit
-    if (pmd.protnone) {
+    // "if (prot_numa && is_huge_zero_pmd(*pmd)) goto unlock" ("Avoid trapping faults against the zero page")
+    if (pmd.protnone || pmd.zero) {
       yield* p.spinUnlock(PTL, at);
       return true;
     }

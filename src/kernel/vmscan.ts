@@ -46,7 +46,8 @@ const TAIL = site('mm/vmscan.c', 'shrink_page_list: the tail pages split_huge_pa
  */
 export function* shrinkPage(kc: KernelContext, vpn: number, vmaPages: number): Gen {
   const pte = yield* p.pteRead(vpn, PICK);
-  if (pte === null || pte.swap || pte.pfn === ZERO_PFN) {
+  // the zero page and the huge zero page are not on the LRU
+  if (pte === null || pte.swap || pte.pfn === ZERO_PFN || pte.hugeZero) {
     yield* p.note(`nothing to reclaim at ${hex(addressOf(vpn))}`, PICK);
     return;
   }

@@ -12,7 +12,7 @@
  */
 import { Op, type Effect } from './effect';
 import { InternalError, ModelError } from './errors';
-import { newPage, pageTableEntry, type Machine, type Pmd, type Pte } from './machine';
+import { ZERO_PFN, isHugeZero, newPage, pageTableEntry, type Machine, type Pmd, type Pte } from './machine';
 import { dropRef, mappingChanged, pageOf } from './apply';
 import type { PageRef } from './primitives';
 
@@ -83,6 +83,17 @@ function pmdSet(m: Machine, tid: number, e: Effect) {
     return;
   }
   if (present && old.pfn !== pmd.pfn && !old.protnone) throw new ModelError(`set_pmd_at over a present huge PMD mapping pfn ${old.pfn}`);
+  if (isHugeZero(m, pmd.pfn)) {
+    // set_huge_zero_page: set_pmd_at(mk_pmd(zero_page)) with no rmap (and mprotect's pmd_modify of it)
+    if (present && !isHugeZero(m, old.pfn)) throw new ModelError(`set_pmd_at of the huge zero page over a present huge PMD mapping pfn ${old.pfn}`);
+    if (present && old.writable && !pmd.writable) regionChanged(m, tid, r);
+    m.pmds[r] = { ...pmd };
+    return;
+  }
+  if (present && isHugeZero(m, old.pfn)) {
+    // do_huge_pmd_wp_page on the huge zero page (≤ v5.7): the new THP replaces it (its clear comes first)
+    throw new InternalError('set_pmd_at over the huge zero PMD without clearing it');
+  }
   if (!present || old.pfn !== pmd.pfn) {
     const head = pageOf(m, pmd.pfn, pmd.generation, 'set_pmd_at');
     if (head.order !== m.thpOrder) throw new InternalError(`set_pmd_at of pfn ${pmd.pfn}, which is not a THP head`);
@@ -101,7 +112,7 @@ function pmdClear(m: Machine, tid: number, e: Effect): Pmd | null {
   if (!old) return null;
   m.pmds[r] = null;
   // a PMD migration entry holds no rmap (zap_huge_pmd v4.15+: "flush_needed = 0", no page_remove_rmap)
-  if (e.c === 1 && !old.migration) m.pages[old.pfn].compoundMapcount--; // page_remove_rmap(page, true)
+  if (e.c === 1 && !old.migration && !isHugeZero(m, old.pfn)) m.pages[old.pfn].compoundMapcount--; // page_remove_rmap(page, true)
   if (!old.protnone && !old.migration) regionChanged(m, tid, r);
   return { ...old };
 }
@@ -129,6 +140,19 @@ function pmdSplit(m: Machine, tid: number, e: Effect): boolean {
       const v = r * nr + i;
       if (m.ptes[v] !== null) throw new InternalError(`__split_huge_pmd_locked: BUG_ON(!pte_none(*pte)) at vpn ${v}`);
       m.ptes[v] = { pfn: old.pfn + i, generation: m.pages[old.pfn + i].generation, writable: old.writable, dirty: false, young: false, swap: true, migration: true };
+    }
+    m.pmds[r] = null;
+    m.pteTables[r] = true;
+    return true;
+  }
+  if (isHugeZero(m, old.pfn)) {
+    // __split_huge_zero_page_pmd: pmdp_huge_clear_flush(_notify ≤ v4.13); a special PTE of the (4 KiB) zero
+    // page per subpage (pfn_pte(my_zero_pfn(addr)), pte_mkspecial); no rmap, no reference. Zero page for zero
+    // page, read-only both: "it is fine if the secondary mmu keeps pointing to the old zero page" (v4.19)
+    for (let i = 0; i < nr; i++) {
+      const v = r * nr + i;
+      if (m.ptes[v] !== null) throw new InternalError(`__split_huge_zero_page_pmd: pte not none at vpn ${v}`);
+      m.ptes[v] = { pfn: ZERO_PFN, generation: 0, writable: false, dirty: false, young: false, swap: false };
     }
     m.pmds[r] = null;
     m.pteTables[r] = true;
@@ -200,8 +224,12 @@ function splitHugePage(m: Machine, e: Effect): boolean {
 /** Applies a THP effect (the ops after `Note` in effect.ts). */
 export function applyHugeEffect(m: Machine, tid: number, e: Effect): unknown {
   switch (e.op) {
-    case Op.AllocHugePage:
-      return allocHugePage(m);
+    case Op.AllocHugePage: {
+      if (e.c !== 2) return allocHugePage(m);
+      // mm_get_huge_zero_page → get_huge_zero_page: the first user allocates it (GFP_TRANSHUGE | __GFP_ZERO)
+      if (m.hugeZero < 0) m.hugeZero = allocHugePage(m).pfn;
+      return { pfn: m.hugeZero, generation: m.pages[m.hugeZero].generation };
+    }
     case Op.PmdRead: {
       const r = region(m, e.a);
       const pmd = m.pmds[r];

@@ -18,6 +18,14 @@ export function allocHugePage(gfpKernel: boolean, at: Site): Gen<PageRef> {
   return step(effect(Op.AllocHugePage, at, 0, gfpKernel ? 1 : 0, 0, undefined, `alloc_hugepage_vma(${gfpKernel ? 'GFP_TRANSHUGE' : 'GFP_ATOMIC'}, HPAGE_PMD_ORDER)`));
 }
 
+/**
+ * `mm_get_huge_zero_page(mm)`: the huge zero page (allocated by its first user, `get_huge_zero_page`:
+ * GFP_TRANSHUGE, may sleep), its head.
+ */
+export function hugeZeroPage(at: Site): Gen<PageRef> {
+  return step(effect(Op.AllocHugePage, at, 0, 1, 2, undefined, 'mm_get_huge_zero_page(mm)'));
+}
+
 /** The PMD of the region holding `vpn`: its huge PMD, `'table'` (a PTE table) or null (`pmd_none`). */
 export function pmdRead(vpn: number, at: Site): Gen<Pmd | 'table' | null> {
   return step(effect(Op.PmdRead, at, vpn, 0, 0, undefined, `read PMD of ${hex(addressOf(vpn))}`));

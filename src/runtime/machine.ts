@@ -79,6 +79,8 @@ export interface Pte {
    * this is the view of its subpage at the address read. Never stored in `ptes`.
    */
   huge?: boolean;
+  /** Only in a page-table read, with `huge`: the PMD maps the huge zero page (`is_huge_zero_pmd`). */
+  hugeZero?: boolean;
 }
 
 /** A huge PMD (`pmd_trans_huge`): maps the aligned region of 2^thpOrder pages to the THP at `pfn` (its head). */
@@ -90,6 +92,8 @@ export interface Pmd {
   young: boolean;
   /** `pmd_protnone()`: a NUMA hinting huge PMD (change_huge_pmd with prot_numa); as Pte.protnone. */
   protnone?: boolean;
+  /** `is_huge_zero_pmd()`: it maps the huge zero page (Machine.hugeZero), read-only, with no rmap. */
+  zero?: boolean;
   /**
    * `is_pmd_migration_entry()` (v4.14+, CONFIG_ARCH_ENABLE_THP_MIGRATION): not present, the THP
    * headed at `pfn` is being migrated whole (set_pmd_migration_entry); `writable` is
@@ -236,6 +240,13 @@ export interface Machine {
   pteTables: boolean[];
   /** Heads of freed THPs, reused LIFO by the next huge allocation (order-0 pages use `freeList`). */
   freeHuge: number[];
+  /**
+   * The huge zero page's head (`huge_zero_page`, mm/huge_memory.c get_huge_zero_page: allocated at
+   * the first read fault that maps it, then kept), or -1. Mapped read-only by huge PMDs with no rmap
+   * and no reference of their own; never freed in the model (the shrinker that frees it once no mm
+   * uses it is not modelled).
+   */
+  hugeZero: number;
 }
 
 export function newPage(): Page {
@@ -248,7 +259,7 @@ export function createMachine(nPages: number): Machine {
   zero.refcount = 1; // the zero page is reserved and never freed
   const ptes: (Pte | null)[] = new Array(nPages).fill(null);
   const vma: boolean[] = new Array(nPages).fill(true);
-  return { nPages, pages: [zero], freeList: [], ptes, vma, vmaWritable: new Array(nPages).fill(true), locks: [], counters: [], counterNames: [], tables: [], threads: [], brackets: [], unpairedEnd: null, hasNotifiers: false, windows: [], obligations: [], notified: [], lockOrder: [], lostDirty: null, lostWrite: null, lockInversion: null, notifying: [], mirrorChecks: [], step: 0, thpOrder: 0, pmds: [], pteTables: [], freeHuge: [] };
+  return { nPages, pages: [zero], freeList: [], ptes, vma, vmaWritable: new Array(nPages).fill(true), locks: [], counters: [], counterNames: [], tables: [], threads: [], brackets: [], unpairedEnd: null, hasNotifiers: false, windows: [], obligations: [], notified: [], lockOrder: [], lostDirty: null, lostWrite: null, lockInversion: null, notifying: [], mirrorChecks: [], step: 0, thpOrder: 0, pmds: [], pteTables: [], freeHuge: [], hugeZero: -1 };
 }
 
 export function addLock(m: Machine, kind: LockKind, name: string): number {
@@ -310,6 +321,7 @@ export function cloneMachine(m: Machine): Machine {
     pmds: m.pmds.map((x) => (x ? { ...x } : null)),
     pteTables: m.pteTables.slice(),
     freeHuge: m.freeHuge.slice(),
+    hugeZero: m.hugeZero,
   };
 }
 
@@ -338,12 +350,18 @@ export function pageTableEntry(m: Machine, vpn: number): Pte | null {
   const pfn = pmd.pfn + (vpn & ((1 << m.thpOrder) - 1));
   const view: Pte = { pfn, generation: m.pages[pfn].generation, writable: pmd.writable, dirty: pmd.dirty, young: pmd.young, swap: false, huge: true };
   if (pmd.protnone) view.protnone = true;
+  if (pmd.zero) view.hugeZero = true;
   if (pmd.migration) {
     // the subpage's view of a PMD migration entry: a (non-present) migration entry
     view.swap = true;
     view.migration = true;
   }
   return view;
+}
+
+/** `is_huge_zero_page()` of the page at `pfn` (any of its subpages). */
+export function isHugeZero(m: Machine, pfn: number): boolean {
+  return m.hugeZero >= 0 && pfn >= m.hugeZero && pfn < m.hugeZero + (1 << m.thpOrder);
 }
 
 /** `compound_head()`: the pfn of the head of the page at `pfn` (itself unless it is a THP tail). */

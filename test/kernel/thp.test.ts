@@ -16,7 +16,7 @@ import { Op } from '../../src/runtime/effect';
 import { execute, type ExecutionResult, type TraceStep } from '../../src/runtime/execution';
 import { PAGE_SIZE, VMA_BASE, pageTableEntry, type Machine } from '../../src/runtime/machine';
 import { site } from '../../src/runtime/site';
-import { DEFAULT_BOUNDS, scenarioArbitrary } from '../../src/scenario/arbitrary';
+import { DEFAULT_BOUNDS, scenarioArbitrary, scheduleArbitrary } from '../../src/scenario/arbitrary';
 import { buildExecution } from '../../src/scenario/build';
 import { catalogueEntry } from '../../src/scenario/catalogue';
 import type { Scenario } from '../../src/scenario/scenario';
@@ -59,10 +59,10 @@ describe('compound pages and huge PMDs in the machine', () => {
     expect(texts(r).some((t) => t.startsWith('set_pmd_at(0x100000'))).toBe(true);
   });
 
-  it('a read fault, or a region the VMA does not cover whole, takes the PTE path', () => {
+  it('a read fault maps the huge zero page; a region the VMA does not cover whole takes the PTE path', () => {
     const read = run('v4.13', 'observer', thp([{ kind: 'cpu', ops: [{ op: 'access', page: 0, write: false }] }]));
-    expect(read.machine.pmds[0]).toBeNull();
-    expect(read.machine.ptes[0]).toMatchObject({ pfn: 0 }); // the zero page
+    expect(read.machine.pmds[0]).toMatchObject({ zero: true, writable: false, pfn: read.machine.hugeZero });
+    expect(read.machine.ptes[0]).toBeNull();
     const cut = run('v4.13', 'observer', thp([{ kind: 'cpu', ops: [{ op: 'munmap', page: 1, pages: 1 }, { op: 'access', page: 0, write: true }] }]));
     expect(cut.machine.pmds[0]).toBeNull();
     expect(cut.machine.ptes[0]).toMatchObject({ writable: true });
@@ -544,5 +544,76 @@ describe('mprotect of a THP (mm/mprotect.c change_pmd_range → mm/huge_memory.c
       expect(r.verdict.kind, era).toBe('pass');
       expect(r.machine.pmds[0], era).toMatchObject({ writable: false });
     }
+  });
+});
+
+describe('the huge zero page (do_huge_pmd_anonymous_page for a read fault: set_huge_zero_page)', () => {
+  const ERA_NAMES = ['v4.10', 'v4.13', 'v4.15', 'v5.5', 'v6.6'];
+  const readThenWrite = thp([{ kind: 'cpu', ops: [{ op: 'access', page: 0, write: false }, { op: 'access', page: 1, write: true }] }]);
+
+  it('a write to it: ≤ v5.7 a new zeroed THP replaces it inside a bracket (pmdp_huge_clear_flush_notify); v6.8 splits it to zero-page PTEs and COWs one', () => {
+    for (const kernel of ERA_NAMES) {
+      const r = run(kernel, 'observer', readThenWrite);
+      expect(r.verdict.kind, kernel).toBe('pass');
+      const m = r.machine;
+      expect(m.hugeZero, kernel).toBeGreaterThan(0);
+      expect(m.pages[m.hugeZero], kernel).toMatchObject({ free: false, refcount: 1, compoundMapcount: 0 }); // never freed, no rmap
+      const t = texts(r);
+      if (kernel === 'v6.6') {
+        expect(m.pmds[0], kernel).toBeNull();
+        expect(m.ptes[0], kernel).toMatchObject({ pfn: 0, writable: false }); // the zero page
+        expect(m.ptes[1]!.pfn, kernel).not.toBe(0); // the written subpage, copied from the zero page
+      } else {
+        expect(m.pmds[0], kernel).toMatchObject({ writable: true, dirty: true });
+        expect(m.pmds[0]!.zero, kernel).toBeUndefined();
+        expect(t.some((x) => x.startsWith('pmdp_huge_clear_flush(0x100000)')), kernel).toBe(true);
+      }
+    }
+  });
+
+  it('munmap of it frees nothing; a partial munmap splits it into zero-page PTEs (no notifier needed: zero for zero)', () => {
+    for (const kernel of ERA_NAMES) {
+      const z = run(kernel, 'observer', thp([{ kind: 'cpu', ops: [{ op: 'access', page: 0, write: false }, { op: 'munmap', page: 0, pages: 2 }] }]));
+      expect(z.verdict.kind, kernel).toBe('pass');
+      expect(z.machine.pages[z.machine.hugeZero], kernel).toMatchObject({ free: false, refcount: 1 });
+      const part = run(kernel, 'observer', thp([{ kind: 'cpu', ops: [{ op: 'access', page: 0, write: false }, { op: 'munmap', page: 1, pages: 1 }] }]));
+      expect(part.verdict.kind, kernel).toBe('pass');
+      expect(part.machine.ptes[0], kernel).toMatchObject({ pfn: 0, writable: false });
+      expect(part.machine.ptes[1], kernel).toBeNull();
+    }
+  });
+
+  it('KVM maps it read-only and passes a write, fork, reclaim and migration around it', () => {
+    const scenario = thp([
+      { kind: 'cpu', ops: [{ op: 'access', page: 0, write: false }, { op: 'fork' }, { op: 'access', page: 1, write: true }] },
+      { kind: 'device', ops: [{ op: 'access', page: 1, write: false }] },
+      { kind: 'reclaim', ops: [{ op: 'reclaim', page: 0 }] },
+      { kind: 'migrate', ops: [{ op: 'migrate', page: 1 }] },
+    ]);
+    for (const kernel of ERA_NAMES) {
+      fc.assert(
+        fc.property(scheduleArbitrary(2, 60, 4), (pre) => {
+          const r = run(kernel, 'kvm', scenario, undefined, undefined, pre);
+          return r.verdict.kind === 'pass' || r.verdict.kind === 'step-budget-exceeded';
+        }),
+        { numRuns: 60, seed: 11 },
+      );
+    }
+  });
+
+  it('a mirror whose range_start keeps its entries keeps the huge zero page after a write replaced it (v4.13), and is caught; KVM is not', () => {
+    const AT = site('test', 'range_start that only counts (test-only)', 'model');
+    const base = driverByName('kvm', 'v4.13');
+    const keeps = { ...base, name: 'kvm-start-keeps', ops: { ...base.ops, *invalidateRangeStart(k: any, s: any) {
+      yield* k.spinLock(s.mmuLock, AT);
+      yield* k.add(s.count, 1, AT);
+      yield* k.spinUnlock(s.mmuLock, AT);
+      return 0;
+    } } };
+    const scenario = thp([{ kind: 'cpu', ops: [{ op: 'access', page: 0, write: false }] }, { kind: 'device', ops: [{ op: 'access', page: 1, write: false }] }, { kind: 'cpu', ops: [{ op: 'access', page: 1, write: true }] }]);
+    const good = runCase({ kernel: 'v4.13', driver: 'kvm', scenario, preemptions: [], maxSteps: 4000 });
+    expect(good.verdict.kind).toBe('pass');
+    const bad = runCase({ kernel: 'v4.13', driver: keeps.name, scenario, preemptions: [], maxSteps: 4000 }, { era: eraByName('v4.13'), driver: keeps });
+    expect(bad.verdict.kind === 'violation' && bad.verdict.invariant).toBe('secondary-follows-primary');
   });
 });
