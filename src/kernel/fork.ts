@@ -79,7 +79,8 @@ function* copyPmdRange(kc: KernelContext, nPages: number): Gen {
  * true)` (the child's huge PMD: one more compound mapcount, so the THP is no longer exclusive and the
  * next write COWs it), `pmdp_set_wrprotect(src_mm, addr, src_pmd)` (the parent's PMD read-only in
  * place: no TLB flush and no notifier under the lock; fork's bracket and its flush_tlb_mm cover it),
- * then the child's `set_pmd_at(pmd_mkold(pmd_wrprotect(pmd)))`. The huge zero page is not modelled.
+ * then the child's `set_pmd_at(pmd_mkold(pmd_wrprotect(pmd)))`. The huge zero page is shared with
+ * set_huge_zero_page (no reference, no rmap).
  */
 function* copyHugePmd(kc: KernelContext, vpn: number): Gen<boolean> {
   const haddr = haddrVpn(kc, vpn);

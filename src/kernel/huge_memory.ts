@@ -7,9 +7,9 @@
  *
  * Simplifications, each stated where it applies: the PMD lock is the model's one `ptl` (pmd_lockptr
  * and pte_lockptr are both `&mm->page_table_lock` without split page-table locks, include/linux/mm.h
- * v4.13 !USE_SPLIT_PMD_PTLOCKS / !USE_SPLIT_PTE_PTLOCKS); the deposited page table, memcg charging,
- * khugepaged and the huge zero page are not modelled; a read fault never maps a THP (as if
- * `mm_get_huge_zero_page()` had failed: VM_FAULT_FALLBACK to the PTE zero page).
+ * v4.13 !USE_SPLIT_PMD_PTLOCKS / !USE_SPLIT_PTE_PTLOCKS); the deposited page table, memcg charging
+ * and khugepaged are not modelled. A read fault maps the huge zero page (`set_huge_zero_page`,
+ * transparent_hugepage/use_zero_page's default), a write to it is a COW (wpHugeZeroPmd).
  */
 import { PAGE_SIZE, addressOf, hex, type Pmd } from '../runtime/machine';
 import * as h from '../runtime/huge-primitives';

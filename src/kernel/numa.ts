@@ -36,7 +36,7 @@
  * single-threaded process is running on" never holds), the migration rate limit never applies and
  * the target node always has room; the task's scan offset is the operation's range, aligned to
  * huge pages at its end as task_numa_work aligns it; the last_cpupid / task_numa_fault accounting is
- * not modelled; the huge zero page is not modelled (change_huge_pmd skips it).
+ * not modelled; change_huge_pmd skips the huge zero page.
  */
 import { PAGE_SIZE, ZERO_PFN, addressOf, hex, type Pmd, type Pte } from '../runtime/machine';
 import * as h from '../runtime/huge-primitives';
