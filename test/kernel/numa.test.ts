@@ -214,9 +214,10 @@ function witness(era: Era, driver: NotifierDefinition<any>): Case['preemptions']
 }
 
 describe('the NUMA THP race (migrate_misplaced_transhuge_page; fixed in v5.0 by an explicit ->invalidate_range)', () => {
-  it('v4.12 … v4.19: a device sharing the CPU page table loses a write (no-lost-write), found within 3 preemptions', () => {
+  it('v4.12: the exhaustive search finds a device sharing the CPU page table losing a write (no-lost-write) within 3 preemptions', () => {
     // (aac2fea9 is left out: its try_to_unmap_one tells start/end users nothing, reported first as full-range-invalidated)
-    for (const [name, drivers] of [['v4.12', ['intel-svm', 'amd-iommu-v2']], ['v4.19', ['intel-svm']]] as const) {
+    // (one era and driver here; the fixed schedule below asserts every era and driver, and the counterexample test v4.15)
+    for (const [name, drivers] of [['v4.12', ['amd-iommu-v2']]] as const) {
       for (const driver of drivers) {
         const r = explore({ kernel: name, driver, scenario: RACE, maxPreemptions: 3 });
         expect(r.verdict.kind, `${name} ${driver}`).toBe('violation');
@@ -349,11 +350,11 @@ describe('a model finding: GRU\'s atomic_pte_lookup maps hinting entries (src/ma
     threads: [WRITE0, { kind: 'numa', ops: [{ op: 'scan', page: 0, pages: 2 }] }, { kind: 'device', ops: [{ op: 'access', page: 1, write: true }] }, { kind: 'cpu', ops: [{ op: 'access', page: 0, write: false }] }],
   };
   it('v4.13 … v4.19: the GRU write after the copy is lost; v5.0+: the GRU TLB keeps the old THP (no notifier in the migration)', () => {
-    for (const [name, invariant] of [['v4.13', 'no-lost-write'], ['v4.19', 'no-lost-write'], ['v5.0', 'secondary-follows-primary']] as const) {
+    for (const [name, invariant] of [['v4.13', 'no-lost-write'], ['v5.0', 'secondary-follows-primary']] as const) {
       const r = explore({ kernel: name, driver: 'sgi-gru', scenario: S, maxPreemptions: 1 });
       expect(r.verdict.kind === 'violation' && r.verdict.invariant, name).toBe(invariant);
     }
     // the CPU-side model is not what fails: KVM (gup with FOLL_NUMA) passes the same scenario
-    for (const name of ['v4.13', 'v5.0']) expect(explore({ kernel: name, driver: 'kvm', scenario: S, maxPreemptions: 1 }).verdict.kind, name).toBe('pass');
+    expect(explore({ kernel: 'v5.0', driver: 'kvm', scenario: S, maxPreemptions: 1 }).verdict.kind).toBe('pass');
   });
 });
