@@ -216,7 +216,9 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       if (m.lockInversion === null && e.c !== 1 && t.held.includes(e.a)) {
         m.lockInversion = `${t.name} takes ${l.name} for read while already holding it: possible recursive locking (a writer queued in between deadlocks both)`;
       }
-      recordLockOrder(m, tid, e.a);
+      // a recursive read of a lock the thread holds stands for the driver's recursion count: nothing is
+      // acquired, so lockdep learns no new dependency (primitives.ts downRead)
+      if (!(e.c === 1 && t.held.includes(e.a))) recordLockOrder(m, tid, e.a);
       l.readers.push(tid);
       t.held.push(e.a);
       return undefined;
