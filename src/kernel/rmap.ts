@@ -66,7 +66,7 @@ function* unmapPte(page: PageRef, vpn: number, at: Site, lzfree = false): Gen<bo
   const flags = yield* p.pageFlags(page, at);
   if (!flags.swapBacked) {
     if (flags.dirty && old) {
-      yield* p.pteSet(vpn, old, at);
+      yield* p.pteRestore(vpn, old, at);
       yield* p.setSwapBacked(page, at);
       return false;
     }

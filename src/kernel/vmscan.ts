@@ -252,7 +252,7 @@ function* reclaimLazyfreeThpWhole(kc: KernelContext, head: PageRef, headVpn: num
       continue;
     }
     // "If the folio was redirtied, it cannot be discarded. Remap the page to page table."
-    if (old) yield* p.pteSet(v, old, TTU_LZ);
+    if (old) yield* p.pteRestore(v, old, TTU_LZ);
     yield* p.setSwapBacked(head, TTU_LZ);
     break;
   }

@@ -5,7 +5,7 @@
  */
 import { Op, type Effect } from './effect';
 import { InternalError, ModelError } from './errors';
-import { LockKind, PAGE_SIZE, VMA_BASE, Writer, ZERO_PFN, newPage, type Machine, type Page, type Pte, type Spte } from './machine';
+import { LockKind, PAGE_SIZE, VMA_BASE, Writer, ZERO_PFN, newPage, type Machine, type Obligation, type Page, type Pte, type Spte } from './machine';
 import type { PageRef } from './primitives';
 import { applyHugeEffect, assertNoHugePmd, hugeView } from './apply-huge';
 
@@ -91,14 +91,26 @@ function recordLockOrder(m: Machine, tid: number, lock: number) {
  * A present mapping at `vpn` changed (cleared, pointed elsewhere, or lost write permission): the
  * secondary MMUs must hear of it, from an open range_start window or a later notifier call.
  */
-export function mappingChanged(m: Machine, tid: number, vpn: number) {
+export function mappingChanged(m: Machine, tid: number, vpn: number, cleared?: Pte) {
   if (!m.hasNotifiers) return;
   const address = VMA_BASE + vpn * PAGE_SIZE;
   const bracketed = m.windows.some((w) => w.thread === tid && w.start < address + PAGE_SIZE && address < w.end);
   // an untold earlier change of this page by this thread stays untold: what comes next is about this one
   // (a THP frozen to migration entries, remapped, then unmapped again as order-0 pages)
   for (const o of m.obligations) if (o.thread === tid && o.vpn === vpn && o.supersededAt === undefined) o.supersededAt = m.step;
-  m.obligations.push({ thread: tid, vpn, step: m.step, bracket: !bracketed, range: true });
+  const o: Obligation = { thread: tid, vpn, step: m.step, bracket: !bracketed, range: true };
+  m.obligations.push(cleared ? { ...o, cleared: { pfn: cleared.pfn, generation: cleared.generation, writable: cleared.writable } } : o);
+}
+
+/**
+ * The same thread sets back, over a none PTE, exactly the entry it cleared and has told nobody of
+ * (try_to_unmap_one's redirtied MADV_FREE page: `set_pte_at(mm, address, pvmw.pte, pteval)` with no
+ * notifier, v4.12 … v6.8): the mapping is as it was, there is nothing to tell.
+ */
+function undoneChange(m: Machine, tid: number, vpn: number, pte: Pte) {
+  if (pte.swap || pte.protnone) return;
+  const i = m.obligations.findIndex((o) => o.thread === tid && o.vpn === vpn && o.supersededAt === undefined && o.cleared !== undefined && o.cleared.pfn === pte.pfn && o.cleared.generation === pte.generation && o.cleared.writable === pte.writable);
+  if (i >= 0) m.obligations.splice(i, 1);
 }
 
 /** A notifier call of thread `tid` over [start, end) tells the secondaries of the changes it covers. */
@@ -491,12 +503,14 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
         m.pteTables[e.a >> m.thpOrder] = true; // pte_alloc(): pmd_populate if pmd_none
       }
       if (old && !old.swap && old.pfn !== pte.pfn) throw new ModelError(`set_pte_at over a present PTE mapping pfn ${old.pfn}`);
-      if (!pte.swap && pte.pfn !== ZERO_PFN && !(old && !old.swap && old.pfn === pte.pfn)) {
+      // b = 1: the entry a clear without page_remove_rmap took is set back (the rmap never went)
+      if (!pte.swap && pte.pfn !== ZERO_PFN && !(old && !old.swap && old.pfn === pte.pfn) && e.b !== 1) {
         pageOf(m, pte.pfn, pte.generation, 'set_pte_at').mapcount++;
       }
       if (old && accessible(old) && (pte.swap || old.pfn !== pte.pfn || old.generation !== pte.generation || (old.writable && !pte.writable) || pte.protnone)) {
         mappingChanged(m, tid, e.a);
       }
+      if (!old && e.b === 1) undoneChange(m, tid, e.a, pte);
       m.ptes[e.a] = { ...pte };
       return undefined;
     }
@@ -505,7 +519,7 @@ export function applyEffect(m: Machine, tid: number, e: Effect): unknown {
       const old = m.ptes[e.a];
       m.ptes[e.a] = null;
       if (old && !old.swap && e.c === 1 && old.pfn !== ZERO_PFN) m.pages[old.pfn].mapcount--;
-      if (old && accessible(old)) mappingChanged(m, tid, e.a);
+      if (old && accessible(old)) mappingChanged(m, tid, e.a, old);
       return old ? { ...old } : null;
     }
     case Op.TlbFlush:

@@ -173,6 +173,8 @@ export interface Obligation {
    * still untold: a notification after that is about the later change, and cannot tell of this one.
    */
   supersededAt?: number;
+  /** For a clear: the present entry it removed, so that setting the same one back undoes the change. */
+  readonly cleared?: { readonly pfn: number; readonly generation: number; readonly writable: boolean };
 }
 
 /** A range_start … range_end window of one thread: changes inside it are covered. */

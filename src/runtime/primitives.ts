@@ -262,6 +262,13 @@ export function pteSet(vpn: number, pte: Pte, at: Site): Gen {
   return step(effect(Op.PteSet, at, vpn, 0, 0, pte));
 }
 /**
+ * `set_pte_at()` of the entry the same thread cleared with `pteClear(…, removeRmap = false)`: its
+ * rmap never went, and, told to nobody yet, the change is undone (nothing to notify).
+ */
+export function pteRestore(vpn: number, pte: Pte, at: Site): Gen {
+  return step(effect(Op.PteSet, at, vpn, 1, 0, pte));
+}
+/**
  * `ptep_get_and_clear()` (flush = false) or `ptep_clear_flush()` (flush = true). Returns the old PTE.
  * With `removeRmap`, the same step does `page_remove_rmap()` for the page it mapped (both happen
  * under the PTL, where no other thread of the model can observe the gap).
