@@ -14,6 +14,8 @@ import { v4_12 } from './v4.12';
  */
 export const aac2fea9 = deriveEra(v4_12, {
   name: 'aac2fea9',
+  // mm/ksm.c cmp_and_merge_page as v4.12: no split after a failed merge of two subpages of one THP
+  ksmSplitSameCompound: false,
   summary: 'the reverted attempt: a bare invalidate_range(addr, addr + (1UL << order)) after the walk, no start/end',
   source: 'aac2fea94f7a mm/rmap.c try_to_unmap_one, as described in the revert 785373b4c387 (diff not read: reconstructed)',
   tryToUnmapNotify: 'invalidate-range-after-walk',

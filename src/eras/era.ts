@@ -136,6 +136,15 @@ export interface Era {
    */
   readonly ksmClearFlushNotify: boolean;
   /**
+   * After try_to_merge_two_pages failed on two subpages of one THP (ksmd's two references make
+   * split_huge_page fail), cmp_and_merge_page (mm/ksm.c) splits that THP without merging: `split =
+   * PageTransCompound(page) && compound_head(page) == compound_head(tree_page); put_page(tree_page);
+   * … else if (split) { if (!trylock_page(page)) return; split_huge_page(page); unlock_page(page); }`
+   * ("mm/ksm: fix interaction with THP" [U: the commit id]). Absent in v4.10.17, v4.12, v4.13.19;
+   * present in v4.15, v4.19, v5.2.1, v5.4, v5.7.14, v6.8 [V] (v5.0.1's mirror has no mm/ksm.c).
+   */
+  readonly ksmSplitSameCompound: boolean;
+  /**
    * page_mkclean_one (mm/rmap.c) in the `bracket` form calls `mmu_notifier_invalidate_range(cstart,
    * cend)` under the PTL after set_pte_at (v4.13.19 [V]); `false`: "No need to call
    * mmu_notifier_invalidate_range() as we are downgrading page table protection not changing it to

@@ -9,6 +9,8 @@ import { v4_13 } from './v4.13';
  */
 export const v4_10 = deriveEra(v4_13, {
   name: 'v4.10',
+  // mm/ksm.c cmp_and_merge_page v4.10.17: no split after a failed merge of two subpages of one THP
+  ksmSplitSameCompound: false,
   summary: 'invalidate_page called after the PTL is released in try_to_unmap_one (may sleep); no start/end bracket there',
   source: 'mm/rmap.c try_to_unmap_one, mm/mmu_notifier.c __mmu_notifier_invalidate_page (v4.10.17)',
   callbacks: ['invalidatePage', 'invalidateRangeStart', 'invalidateRangeEnd', 'invalidateRange', 'release', 'changePte', 'clearFlushYoung'],

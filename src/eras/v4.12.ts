@@ -9,6 +9,8 @@ import { v4_10 } from './v4.10';
  */
 export const v4_12 = deriveEra(v4_10, {
   name: 'v4.12',
+  // mm/ksm.c cmp_and_merge_page v4.12: no split after a failed merge of two subpages of one THP
+  ksmSplitSameCompound: false,
   summary: 'c7ab0d2fdc84: invalidate_page called inside the page_vma_mapped_walk loop, under the PTL (v4.11 to v4.13-rc6)',
   source: 'mm/rmap.c try_to_unmap_one (v4.12)',
   tryToUnmapNotify: 'invalidate-page-under-ptl',

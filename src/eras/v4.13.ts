@@ -26,6 +26,8 @@ const era: Era = {
   thpMigration: 'split',
   // mm/ksm.c write_protect_page, replace_page v4.13.19: ptep_clear_flush_notify
   ksmClearFlushNotify: true,
+  // mm/ksm.c cmp_and_merge_page v4.13.19: no split of a THP both merged pages belong to
+  ksmSplitSameCompound: false,
   // mm/rmap.c page_mkclean_one v4.13.19: mmu_notifier_invalidate_range(vma->vm_mm, cstart, cend) under the PTL
   mkcleanInvalidateRange: true,
   // mm/memory.c do_wp_page v4.13.19: if (PageAnon(vmf->page) && !PageKsm(vmf->page)) … reuse

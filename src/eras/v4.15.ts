@@ -22,6 +22,8 @@ export const v4_15 = deriveEra(v4_13, {
   thpMigration: 'whole',
   // mm/ksm.c write_protect_page, replace_page v4.15.18: ptep_clear_flush + set_pte_at_notify, ->invalidate_range at range_end
   ksmClearFlushNotify: false,
+  // mm/ksm.c cmp_and_merge_page v4.15: split = PageTransCompound(page) && compound_head(page) == compound_head(tree_page)
+  ksmSplitSameCompound: true,
   // mm/rmap.c page_mkclean_one v4.15: "No need to call mmu_notifier_invalidate_range()" (range_end does it)
   mkcleanInvalidateRange: false,
 });

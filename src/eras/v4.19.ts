@@ -13,6 +13,8 @@ export const v4_19 = deriveEra(v4_15, {
   // mm/mprotect.c change_pte_range v4.19.95: "Also skip shared copy-on-write pages"
   numaSkipShared: 'mapcount',
   name: 'v4.19',
+  // mm/ksm.c cmp_and_merge_page v4.19: split_huge_page of the THP both merged pages belong to
+  ksmSplitSameCompound: true,
   summary: 'non-blockable invalidate_range_start for the OOM reaper, -EAGAIN; a failed start leaves the other notifiers unpaired',
   source: 'mm/oom_kill.c __oom_reap_task_mm, mm/mmu_notifier.c __mmu_notifier_invalidate_range_start (v4.19.95)',
   oomReaper: 'nonblock-start',

@@ -11,6 +11,8 @@ export const v5_0 = deriveEra(v4_19, {
   // mm/migrate.c migrate_misplaced_transhuge_page v5.0.1: no notifier call
   numaThpMigration: 'fault-invalidates',
   name: 'v5.0',
+  // mm/ksm.c cmp_and_merge_page v4.19 and v5.2.1 (the v5.0.1 mirror has no mm/ksm.c) [U]
+  ksmSplitSameCompound: true,
   summary: 'struct mmu_notifier_range {mm, start, end, blockable}: the same protocol as v4.19 in one argument',
   source: 'include/linux/mmu_notifier.h, mm/mmu_notifier.c (v5.0.1); commit 5d6527a784f7',
 });

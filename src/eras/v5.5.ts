@@ -12,6 +12,8 @@ import { v5_2 } from './v5.2';
  */
 export const v5_5 = deriveEra(v5_2, {
   name: 'v5.5',
+  // mm/ksm.c cmp_and_merge_page v5.4, v5.7.14: split_huge_page of the THP both merged pages belong to
+  ksmSplitSameCompound: true,
   summary: 'interval notifiers: mmu_interval_read_begin/read_retry/set_seq, invalidate_seq, itree before hlist',
   source: 'mm/mmu_notifier.c mn_itree_invalidate, mn_itree_inv_end, mmu_interval_read_begin (v5.7.14); 99cb252f5e68',
   callbacks: ['invalidateRangeStart', 'invalidateRangeEnd', 'invalidateRange', 'invalidate', 'release', 'changePte', 'clearFlushYoung'],

@@ -18,6 +18,8 @@ export const v6_6 = deriveEra(v5_5, {
   // mm/memory.c do_numa_page v6.8: the PTE stays PROT_NONE until migrate_misplaced_folio fails (out_map)
   numaFault: 'migrate-protnone',
   name: 'v6.6',
+  // mm/ksm.c cmp_and_merge_page v6.8: split_huge_page of the THP both merged pages belong to
+  ksmSplitSameCompound: true,
   summary: '->invalidate_range replaced by ->arch_invalidate_secondary_tlbs, called from the arch TLB flush',
   source: 'arch/x86/mm/tlb.c flush_tlb_mm_range, arch/x86/include/asm/tlbflush.h arch_tlbbatch_add_pending, mm/mmu_notifier.c (v6.8)',
   callbacks: ['invalidateRangeStart', 'invalidateRangeEnd', 'archInvalidateSecondaryTlbs', 'invalidate', 'release', 'changePte', 'clearFlushYoung'],

@@ -45,7 +45,7 @@ const SPLIT_PAGE = site('mm/huge_memory.c', 'split_huge_page_to_list', 'v4.13');
 const CAN_SPLIT = site('mm/huge_memory.c', 'can_split_huge_page', 'v4.13');
 const ANON_VMA_LOCK = site('mm/huge_memory.c', 'split_huge_page_to_list: anon_vma_lock_write', 'v4.13');
 const UNFREEZE = site('mm/migrate.c', 'unfreeze_page → remove_migration_ptes → remove_migration_pte', 'v4.13');
-const SPLIT_TAIL = site('mm/huge_memory.c', '__split_huge_page: unlock_page(subpage); put_page(subpage)', 'v4.13');
+const SPLIT_TAIL = site('mm/huge_memory.c', '__split_huge_page: if (subpage == page) continue; unlock_page(subpage); put_page(subpage)', 'v4.13');
 
 /** `HPAGE_PMD_NR` of this execution. */
 export function hpageNr(kc: KernelContext): number {
@@ -363,10 +363,11 @@ export type FreezePage = (kc: KernelContext, head: PageRef, headVpn: number) => 
  * anon_vma_lock_write; `total_mapcount(page) == page_count(page) - extra_pins - 1` or -EBUSY;
  * freeze_page (every mapping becomes a migration entry, through try_to_unmap); `if (!mapcount &&
  * page_ref_freeze(head, 1 + extra_pins))` __split_huge_page, else -EBUSY; either way the migration
- * entries are made present again; after a split each tail (now an order-0 page on the reclaim list,
- * with the list's reference) is unlocked and put. Returns whether the THP was split.
+ * entries are made present again; after a split every subpage but `kept` (the page the caller passed:
+ * the head for unmap_and_move and reclaim, the subpage it found for ksmd) is unlocked and put, each
+ * tail having the reclaim list's reference. Returns whether the THP was split.
  */
-export function* splitHugePageToList(kc: KernelContext, head: PageRef, headVpn: number, extraPins: number, freezePage: FreezePage): Gen<boolean> {
+export function* splitHugePageToList(kc: KernelContext, head: PageRef, headVpn: number, extraPins: number, freezePage: FreezePage, kept: PageRef = head): Gen<boolean> {
   const nr = hpageNr(kc);
   yield* p.downWrite(ANON_VMA_RWSEM, ANON_VMA_LOCK);
   const [count, mapcount] = yield* h.pageCount(head, CAN_SPLIT);
@@ -379,10 +380,11 @@ export function* splitHugePageToList(kc: KernelContext, head: PageRef, headVpn: 
   const split = yield* h.splitHugePage(head, 1 + extraPins, SPLIT_PAGE);
   yield* unfreezePage(head, headVpn, nr);
   if (split) {
-    for (let i = 1; i < nr; i++) {
-      const tail = { pfn: head.pfn + i, generation: head.generation };
-      yield* p.unlockPage(tail, SPLIT_TAIL);
-      yield* p.putPage(tail, SPLIT_TAIL);
+    for (let i = 0; i < nr; i++) {
+      const sub = { pfn: head.pfn + i, generation: head.generation };
+      if (sub.pfn === kept.pfn) continue;
+      yield* p.unlockPage(sub, SPLIT_TAIL);
+      yield* p.putPage(sub, SPLIT_TAIL);
     }
   } else {
     yield* p.note('total_mapcount != 0 or page_ref_freeze failed: unfreeze_page; -EBUSY', SPLIT_PAGE);

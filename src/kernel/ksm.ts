@@ -15,9 +15,19 @@
  * When the page at `with` is already a KSM page, the stable-tree path is taken instead
  * (stable_tree_search found it: try_to_merge_with_ksm_page(rmap_item, page, kpage) only).
  *
+ * A transparent huge page (read in mm/ksm.c v4.10.17, v4.12, v4.13.19, v4.15, v4.19, v5.2.1, v5.4,
+ * v5.7.14, v6.8; mm/huge_memory.c v4.10.17, v4.13.19, v4.19, v5.7.14, v6.8): follow_page(FOLL_GET)
+ * of an address under a huge PMD is follow_trans_huge_pmd under the PMD lock, the subpage with a
+ * reference on the THP; try_to_merge_one_page then, with the page (the THP's) lock taken by
+ * trylock_page, does `if (PageTransCompound(page)) { if (split_huge_page(page)) goto out_unlock; }`
+ * (the same form in every era read; v4.10.17 `err = split_huge_page(page); if (err) goto out_unlock`),
+ * and goes on with the subpage as an order-0 page (`splitHugePage` below). A page pinned by a device,
+ * or the two pages of one merge being subpages of the same THP (ksmd holds two references), fails
+ * can_split_huge_page: no merge. From v4.15 (Era.ksmSplitSameCompound) cmp_and_merge_page then splits
+ * that THP once ksmd has put tree_page, without merging.
+ *
  * Not modelled: the stable and unstable trees themselves (rmap_items, stable_node chains,
- * stable_tree_insert), the checksum, ksm_use_zero_pages, VM_LOCKED (munlock), THP (try_to_merge_one_page
- * splits a PageTransCompound page: merges are skipped when the scenario has THP), write_protect_page's
+ * stable_tree_insert), the checksum, ksm_use_zero_pages, VM_LOCKED (munlock), write_protect_page's
  * `mm_tlb_flush_pending(mm)` and protnone/savedwrite cases, v6.8's PageAnonExclusive test
  * (folio_try_share_anon_rmap_pte fails for a possibly pinned page, which the page_count check
  * catches first in the model), and replace_page's try_to_free_swap of a page left unmapped.
@@ -25,11 +35,14 @@
 import { PAGE_SIZE, ZERO_PFN, addressOf, hex, type Pte } from '../runtime/machine';
 import * as p from '../runtime/primitives';
 import { PUT_REMOVE_RMAP, type Gen, type PageRef } from '../runtime/primitives';
+import * as h from '../runtime/huge-primitives';
 import { pageCount } from '../runtime/huge-primitives';
 import { site, type Site } from '../runtime/site';
 import type { KernelContext } from './context';
-import { handleMmFault } from './memory';
+import { hpageNr, splitHugePageToList } from './huge_memory';
+import { handleMmFault, samePte } from './memory';
 import { MMAP_SEM, PTL } from './mm';
+import { tryToUnmapThp } from './rmap-thp';
 import { changePte, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
 
 const V = 'v4.13';
@@ -46,12 +59,15 @@ const REPLACE = site('mm/ksm.c', 'replace_page', V);
 const BREAK_COW = site('mm/ksm.c', 'break_cow', V);
 const BREAK_KSM = site('mm/ksm.c', 'break_ksm', V);
 const DO_SCAN = site('mm/ksm.c', 'ksm_do_scan: put_page(page)', V);
+const PUT_TREE = site('mm/ksm.c', 'cmp_and_merge_page: put_page(tree_page)', V);
 const FLUSH_TLB_MM_RANGE = site('arch/x86/mm/tlb.c', 'flush_tlb_mm_range', 'v6.8');
+const FOLLOW_THP = site('mm/huge_memory.c', 'follow_trans_huge_pmd: page += (addr & ~HPAGE_PMD_MASK) >> PAGE_SHIFT; get_page(page)', V);
+const ONE_SPLIT = site('mm/ksm.c', 'try_to_merge_one_page: if (PageTransCompound(page)) { if (split_huge_page(page)) goto out_unlock; }', V);
+const CMP_SPLIT = site('mm/ksm.c', 'cmp_and_merge_page: split = PageTransCompound(page) && compound_head(page) == compound_head(tree_page)', 'v4.15');
+const CMP_SPLIT_LOCK = site('mm/ksm.c', 'cmp_and_merge_page: if (!trylock_page(page)) return; split_huge_page(page); unlock_page(page)', 'v4.15');
+const CAN_SPLIT = site('mm/huge_memory.c', 'can_split_huge_page', V, 'v6.8 can_split_folio: the same count, -EAGAIN');
+const LRU_ADD_TAIL = site('mm/huge_memory.c', '__split_huge_page_tail → lru_add_page_tail(head, page_tail, lruvec, list)', V, 'the split effect gives each tail the reference a reclaim list would hold; split_huge_page (list == NULL) takes none');
 
-function same(a: Pte | null, b: Pte | null): boolean {
-  if (a === null || b === null) return a === b;
-  return a.pfn === b.pfn && a.generation === b.generation && a.swap === b.swap && a.writable === b.writable && !a.huge === !b.huge && !a.migration === !b.migration;
-}
 
 /**
  * `follow_page(vma, addr, FOLL_GET)` as KSM uses it, with mmap_sem held for read: under the PTL, the
@@ -62,9 +78,13 @@ function* followPage(vpn: number, at: Site): Gen<PageRef | null> {
   yield* p.spinLock(PTL, at);
   const pte = yield* p.pteRead(vpn, at);
   let page: PageRef | null = null;
-  if (pte && !pte.swap && !pte.huge && pte.pfn !== ZERO_PFN) {
+  // a huge PMD (follow_pmd_mask: pmd_trans_huge → follow_trans_huge_pmd under pmd_lock, the model's
+  // one PTL): the subpage at the address, with a reference on the THP; a PMD migration entry (v4.15+,
+  // no FOLL_MIGRATION) is no_page_table; the huge zero page, like the zero page, is returned but not
+  // PageAnon (get_mergeable_page, scan_get_next_rmap_item: put_page and skip)
+  if (pte && !pte.swap && pte.pfn !== ZERO_PFN && !pte.hugeZero) {
     page = { pfn: pte.pfn, generation: pte.generation };
-    yield* p.getPage(page, at);
+    yield* p.getPage(page, pte.huge ? FOLLOW_THP : at);
   }
   yield* p.spinUnlock(PTL, at);
   return page;
@@ -160,7 +180,7 @@ function* replacePage(kc: KernelContext, vpn: number, page: PageRef, kpage: Page
   const range = mmuNotifierRange(kc, 'MMU_NOTIFY_CLEAR', address, address + PAGE_SIZE);
   yield* invalidateRangeStart(kc, range, REPLACE);
   yield* p.spinLock(PTL, REPLACE);
-  const ok = same(yield* p.pteRead(vpn, REPLACE), orig);
+  const ok = samePte(yield* p.pteRead(vpn, REPLACE), orig);
   if (!ok) {
     yield* p.note(`!pte_same(*ptep, orig_pte): ${hex(address)} changed since write_protect_page: goto out_mn`, REPLACE);
   } else {
@@ -178,11 +198,48 @@ function* replacePage(kc: KernelContext, vpn: number, page: PageRef, kpage: Page
 }
 
 /**
- * `try_to_merge_with_ksm_page(rmap_item, page, kpage)` → `try_to_merge_one_page(vma, page, kpage)`:
- * with mmap_sem for read and, by trylock_page ("we don't want to wait here"), the page lock:
- * write_protect_page, then (kpage null) the page becomes the KSM page, or replace_page by kpage.
+ * `split_huge_page(page)` = `split_huge_page_to_list(page, NULL)` of the subpage `page` of the THP
+ * headed at `head` (mapped from `headVpn`), which ksmd has locked and holds a reference on:
+ * anon_vma_lock_write; can_split_huge_page (`total_mapcount == page_count - extra_pins - 1`, else
+ * -EBUSY: a device's pin, or ksmd's second reference when both pages of the merge are subpages of
+ * this THP); freeze_page (try_to_unmap with TTU_SPLIT_HUGE_PMD: a PMD mapping is split by
+ * __split_huge_pmd(freeze) inside its own range_start/end; every PTE becomes a migration entry in
+ * the era's try_to_unmap_one form, rmap-thp.ts); `!total_mapcount && page_ref_freeze(head, 1 +
+ * extra_pins)` → __split_huge_page; the migration entries become present PTEs again (unfreeze); at
+ * the end of __split_huge_page every subpage but `page` is unlocked and put, so `page` stays locked
+ * and keeps the caller's reference. huge_memory.ts's splitHugePageToList keeps the head (`page ==
+ * head`, as unmap_and_move and reclaim pass it); ksmd passes the subpage it found, so the end of the
+ * split is written here [v6.8: can_split_folio, unmap_folio, folio_ref_freeze, -EAGAIN: the same steps].
  */
-function* tryToMergeWithKsmPage(kc: KernelContext, vpn: number, page: PageRef, kpage: PageRef | null): Gen<boolean> {
+function* splitHugePage(kc: KernelContext, page: PageRef, head: PageRef, headVpn: number, vmaPages: number): Gen<boolean> {
+  const nr = hpageNr(kc);
+  // can_split_huge_page: extra_pins = PageSwapCache(page) ? HPAGE_PMD_NR : 0 (v4.10.17: 0 for an anonymous THP, never in the swap cache then)
+  const extraPins = (yield* p.pageFlags(head, CAN_SPLIT)).swapCache ? nr : 0;
+  const freeze = (k: KernelContext, pg: PageRef, v: number) => tryToUnmapThp(k, pg, v, vmaPages, { migration: true, splitHugePmd: true, rmapLocked: true, batch: false });
+  const split = yield* splitHugePageToList(kc, head, headVpn, extraPins, freeze, page);
+  // split_huge_page (list == NULL, the head not on the LRU here): the tails get no reclaim-list reference
+  if (split) for (let i = 1; i < nr; i++) yield* p.putPage({ pfn: head.pfn + i, generation: head.generation }, LRU_ADD_TAIL);
+  return split;
+}
+
+/**
+ * The THP `page` is a subpage of, when it is one: `PageTransCompound(page)` and `compound_head(page)`
+ * (read with a reference held), with the vpn of the head.
+ */
+function* thpOf(kc: KernelContext, vpn: number, page: PageRef, at: Site): Gen<{ head: PageRef; headVpn: number } | null> {
+  if (!kc.thpOrder) return null;
+  const head = yield* h.compoundHead(page, at);
+  if (head === null || head.order === 0) return null;
+  return { head: { pfn: head.pfn, generation: head.generation }, headVpn: vpn - (page.pfn - head.pfn) };
+}
+
+/**
+ * `try_to_merge_with_ksm_page(rmap_item, page, kpage)` → `try_to_merge_one_page(vma, page, kpage)`:
+ * with mmap_sem for read and, by trylock_page ("we don't want to wait here"), the page lock: a
+ * subpage of a THP splits it first (split_huge_page, or out_unlock), then write_protect_page, then
+ * (kpage null) the page becomes the KSM page, or replace_page by kpage.
+ */
+function* tryToMergeWithKsmPage(kc: KernelContext, vpn: number, page: PageRef, kpage: PageRef | null, vmaPages: number): Gen<boolean> {
   yield* p.downRead(MMAP_SEM, WITH_KSM);
   let merged = false;
   if (!(yield* findMergeableVma(kc, vpn, WITH_KSM))) {
@@ -190,6 +247,13 @@ function* tryToMergeWithKsmPage(kc: KernelContext, vpn: number, page: PageRef, k
   } else if (!(yield* p.trylockPage(page, ONE))) {
     yield* p.note('trylock_page failed: "continue scanning and merging different pages"', ONE);
   } else {
+    const thp = yield* thpOf(kc, vpn, page, ONE_SPLIT);
+    if (thp && !(yield* splitHugePage(kc, page, thp.head, thp.headVpn, vmaPages))) {
+      yield* p.note('split_huge_page failed: goto out_unlock (no merge)', ONE_SPLIT);
+      yield* p.unlockPage(page, ONE);
+      yield* p.upRead(MMAP_SEM, WITH_KSM);
+      return false;
+    }
     const orig = yield* writeProtectPage(kc, vpn, page);
     if (orig && !kpage) {
       // set_page_stable_node(page, NULL): PageKsm; "make sure that the ksm page would be swapped"
@@ -224,15 +288,38 @@ function* breakCow(kc: KernelContext, vpn: number): Gen {
   yield* p.upRead(MMAP_SEM, BREAK_COW);
 }
 
-/** ksmd merging the page at `vpn` with the page at `withVpn` (see the file comment). */
-export function* ksmMerge(kc: KernelContext, vpn: number, withVpn: number): Gen {
+/** `PageTransCompound(page) && compound_head(page) == compound_head(tree_page)` (both referenced by ksmd). */
+function* sameCompound(kc: KernelContext, page: PageRef, tree: PageRef): Gen<boolean> {
+  if (!kc.thpOrder) return false;
+  const a = yield* h.compoundHead(page, CMP_SPLIT);
+  if (a === null || a.order === 0) return false;
+  const b = yield* h.compoundHead(tree, CMP_SPLIT);
+  return b !== null && b.pfn === a.pfn;
+}
+
+/**
+ * cmp_and_merge_page after a failed merge of two subpages of one THP (v4.15+, once tree_page is put):
+ * "We will split the page now, but no merging will take place": `if (!trylock_page(page)) return;
+ * split_huge_page(page); unlock_page(page);`. The kernel does not test PageTransCompound again under
+ * the lock (split_huge_page_to_list's VM_BUG_ON_PAGE(!PageCompound(page)) is CONFIG_DEBUG_VM only); the
+ * model skips a page someone else split meanwhile [U: that window is not discussed upstream].
+ */
+function* splitSameCompound(kc: KernelContext, vpn: number, page: PageRef, vmaPages: number): Gen {
+  if (!(yield* p.trylockPage(page, CMP_SPLIT_LOCK))) {
+    yield* p.note('trylock_page failed: "it is better to skip it and perhaps try again later"', CMP_SPLIT_LOCK);
+    return;
+  }
+  const thp = yield* thpOf(kc, vpn, page, CMP_SPLIT_LOCK);
+  if (thp) yield* splitHugePage(kc, page, thp.head, thp.headVpn, vmaPages);
+  else yield* p.note('no longer PageTransCompound (split meanwhile): nothing to split [U]', CMP_SPLIT_LOCK);
+  yield* p.unlockPage(page, CMP_SPLIT_LOCK);
+}
+
+/** ksmd merging the page at `vpn` with the page at `withVpn` (see the file comment); `vmaPages`: the VMA's size, for the rmap walk of a THP split. */
+export function* ksmMerge(kc: KernelContext, vpn: number, withVpn: number, vmaPages: number): Gen {
   const own = kc.notifiers[0]?.def.device.ownVma;
   if (own !== undefined) {
     yield* p.note(`ksm_madvise: VM_DONTEXPAND: the VMA is never VM_MERGEABLE, ksmd does not scan it (${own})`, site('mm/ksm.c', 'ksm_madvise', 'v4.13'));
-    return;
-  }
-  if (kc.thpOrder) {
-    yield* p.note('KSM with transparent huge pages (split_huge_page in try_to_merge_one_page) is not modelled: merge skipped', ONE);
     return;
   }
   if (vpn === withVpn) {
@@ -248,22 +335,30 @@ export function* ksmMerge(kc: KernelContext, vpn: number, withVpn: number): Gen 
     // kpage = stable_tree_search(page): already a KSM page, merge the scanned page into it
     const tree = yield* getMergeablePage(kc, vpn, SCAN);
     if (tree && tree.pfn === page.pfn && tree.generation === page.generation) yield* p.note('already merged', CMP);
-    else if (tree) yield* tryToMergeWithKsmPage(kc, vpn, tree, page);
+    else if (tree) yield* tryToMergeWithKsmPage(kc, vpn, tree, page, vmaPages);
     if (tree) yield* p.putPage(tree, CMP);
   } else {
     const tree = yield* getMergeablePage(kc, vpn, MERGEABLE); // unstable_tree_search_insert: tree_page (memcmp equal)
     if (tree && (tree.pfn !== page.pfn || tree.generation !== page.generation) && !(yield* p.pageFlags(tree, CMP)).ksm) {
       // try_to_merge_two_pages: page becomes the KSM page, then tree_page is replaced by it
-      if (yield* tryToMergeWithKsmPage(kc, withVpn, page, null)) {
-        if (!(yield* tryToMergeWithKsmPage(kc, vpn, tree, page))) {
+      let kpage = false;
+      if (yield* tryToMergeWithKsmPage(kc, withVpn, page, null, vmaPages)) {
+        kpage = yield* tryToMergeWithKsmPage(kc, vpn, tree, page, vmaPages);
+        if (!kpage) {
           yield* p.note('"If that fails, we have a ksm page with only one pte pointing to it: so break it"', TWO);
           yield* breakCow(kc, withVpn);
         }
       }
+      // v4.15+: "If both pages we tried to merge belong to the same compound page, ... split_huge_page failed"
+      const split = !kpage && kc.era.ksmSplitSameCompound && (yield* sameCompound(kc, page, tree));
+      yield* p.putPage(tree, PUT_TREE);
+      if (split) yield* splitSameCompound(kc, withVpn, page, vmaPages);
+      yield* p.putPage(page, DO_SCAN);
+      return;
     } else if (tree) {
       yield* p.note('tree_page is the same page or a KSM page: no unstable-tree merge', CMP);
     }
-    if (tree) yield* p.putPage(tree, site('mm/ksm.c', 'cmp_and_merge_page: put_page(tree_page)', V));
+    if (tree) yield* p.putPage(tree, PUT_TREE);
   }
   yield* p.putPage(page, DO_SCAN);
 }

@@ -23,7 +23,7 @@ export interface ScenarioBounds {
   readonly lazyfree?: boolean;
   /** Whether a migration thread (migrate_pages of one or two pages) may be drawn (default true; a quarter of the scenarios). */
   readonly migrate?: boolean;
-  /** Whether a ksmd thread (1–2 merges, never with THP) may be drawn (default true; a fifth of the scenarios without THP). */
+  /** Whether a ksmd thread (1–2 merges; a THP's subpage is split first) may be drawn (default true; a fifth of the scenarios). */
   readonly ksm?: boolean;
   /**
    * Whether exit may be drawn (default true): the cpu thread's last operation, the task, the mm's
@@ -118,7 +118,7 @@ export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitr
       thpOrder: b.thp === false ? fc.constant(0) : fc.oneof({ arbitrary: fc.constant(0), weight: 16 }, { arbitrary: fc.constant(1), weight: 3 }, { arbitrary: fc.constant(2), weight: 1 }),
       // page migration: a low weight, at most two pages (drawn last: the other fields draw as before)
       mig: b.migrate === false ? fc.constant([]) : fc.oneof({ arbitrary: fc.constant([]), weight: 3 }, { arbitrary: fc.array(migrate, { minLength: 1, maxLength: 2 }), weight: 1 }),
-      // KSM: a low weight, at most two merges, not with THP (drawn after the others: they draw as before)
+      // KSM: a low weight, at most two merges, with or without THP (drawn after the others: they draw as before)
       ksm: b.ksm === false ? fc.constant([]) : fc.oneof({ arbitrary: fc.constant([]), weight: 4 }, { arbitrary: fc.array(merge, { minLength: 1, maxLength: 2 }), weight: 1 }),
       // exit_mmap / mmu_notifier_unregister: a low weight, drawn after the others (they draw as before)
       exit: b.exit === false ? fc.constant(false) : fc.oneof({ arbitrary: fc.constant(false), weight: 7 }, { arbitrary: fc.constant(true), weight: 1 }),
@@ -160,7 +160,7 @@ export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitr
       if (device.length) threads.push({ kind: 'device', ops: reg ? [{ op: 'register' as const }, ...device] : device });
       if (mig.length) threads.push({ kind: 'migrate', ops: mig });
       // last, so that the other threads keep their indices (and the schedules drawn for them)
-      if (ksm.length && thpOrder === 0) threads.push({ kind: 'ksmd', ops: ksm });
+      if (ksm.length) threads.push({ kind: 'ksmd', ops: ksm }); // a THP's subpage is split first (try_to_merge_one_page)
       // exit ends the (only) cpu thread, unregister the device thread (exit.ts, mmu_notifier.ts)
       if (exit) {
         const i = threads.findIndex((t) => t.kind === 'cpu');

@@ -165,8 +165,8 @@ function* migrateThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages:
 }
 
 /** ksmd (mm/ksm.c ksm_scan_thread → ksm_do_scan): each merge of two pages (src/kernel/ksm.ts). */
-function* ksmdThread(kc: KernelContext, ops: ThreadScenario['ops']): Gen {
-  for (const op of ops) if (op.op === 'merge') yield* ksmMerge(kc, op.page, op.with);
+function* ksmdThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages: number): Gen {
+  for (const op of ops) if (op.op === 'merge') yield* ksmMerge(kc, op.page, op.with, vmaPages);
 }
 
 /** A thread of the process running task_numa_work on its way back to user space (src/kernel/numa.ts). */
@@ -281,7 +281,7 @@ export function buildExecution(era: Era, drivers: readonly NotifierDefinition<an
           : t.kind === 'migrate'
             ? migrateThread(kc, t.ops, nPages)
           : t.kind === 'ksmd'
-            ? ksmdThread(kc, t.ops)
+            ? ksmdThread(kc, t.ops, nPages)
           : t.kind === 'writeback'
             ? writebackThread(kc, t.ops, nPages)
           : t.kind === 'numa'

@@ -292,11 +292,11 @@ describe('drivers against KSM', () => {
     for (const era of ERAS) expect(fuzz(era.name, noZapStart(era.name), 200, 7), era.name).not.toBeNull();
   });
 
-  it('the default scenario draw has ksmd threads (so sources.test.ts walks their steps), never with THP', () => {
+  it('the default scenario draw has ksmd threads (so sources.test.ts walks their steps), with THP too (test/kernel/ksm-thp.test.ts)', () => {
     const drawn = fc.sample(scenarioArbitrary(), { numRuns: 300, seed: 1 });
     const ksm = drawn.filter((s) => s.threads.some((t) => t.kind === 'ksmd'));
     expect(ksm.length).toBeGreaterThan(20);
-    expect(ksm.some((s) => s.thp)).toBe(false);
+    expect(ksm.some((s) => s.thp)).toBe(true);
     expect(ksm.every((s) => s.threads.every((t) => t.kind !== 'ksmd' || (t.ops.length <= 2 && t.ops.every((o) => o.op === 'merge' && o.page !== o.with))))).toBe(true);
   });
 });
