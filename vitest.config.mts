@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
@@ -8,6 +9,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts', 'properties/**/*.test.ts'],
     testTimeout: 120_000,
     isolate: false,
+    // every core (vitest's default leaves one idle: on the 2-core machines `npm test` ran on one worker)
+    maxWorkers: availableParallelism(),
     reporters: ['default'],
   },
 });
