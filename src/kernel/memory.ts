@@ -122,7 +122,7 @@ function* doAnonymousPage(vpn: number, write: boolean): Gen<boolean> {
  */
 function* doWpPage(kc: KernelContext, vpn: number, orig: Pte): Gen<boolean> {
   // the shared file VMA (VM_WRITE|VM_SHARED, !PageAnon): wp_page_shared, no copy (writeback.ts)
-  if (kc.file) return yield* wpPageShared(vpn, orig);
+  if (kc.file) return yield* wpPageShared(kc, vpn, orig);
   if (orig.pfn === ZERO_PFN) {
     // vm_normal_page() is NULL for the zero page: pte_unmap_unlock(); return wp_page_copy(vmf)
     yield* p.spinUnlock(PTL, WP);

@@ -5,8 +5,9 @@
  * write_cache_pages → clear_page_dirty_for_io → page_mkclean (mm/rmap.c) in each era's form.
  *
  * The file is mapped at offset 0, so the page at `vpn` is the file's page `vpn`. Its page-cache
- * pages hold one reference each (the page cache's) and are never truncated or reclaimed here, so
- * munmap or zap of a file page never frees it. Not modelled (each a simplification stated where it
+ * pages hold one reference each (the page cache's); a hole punch (src/kernel/truncate.ts) deletes a
+ * page from the cache, and the fault, page_mkwrite and writeback paths recheck `page->mapping`
+ * under the page lock. File reclaim is not modelled. Not modelled (each a simplification stated where it
  * applies): fault-around (->map_pages), the read I/O (readpage: the page is up to date at once),
  * PG_writeback and the I/O of writepage (end_page_writeback is at once), balance_dirty_pages,
  * wait_for_stable_page, the page-cache radix tree's RCU (the lookup is one step).
@@ -42,6 +43,8 @@ const FIND_GET_PAGE = site('mm/filemap.c', 'filemap_fault → find_get_page (pag
 const PAGE_CACHE_READ = site('mm/filemap.c', 'page_cache_read: __page_cache_alloc', 'v4.13', 'readpage is not modelled: the page is up to date at once');
 const ADD_TO_PAGE_CACHE = site('mm/filemap.c', 'add_to_page_cache_lru → __add_to_page_cache_locked: get_page; radix_tree_insert under tree_lock', 'v4.13');
 const PAGE_CACHE_READ_PUT = site('mm/filemap.c', 'page_cache_read: put_page(page) (-EEXIST: another fault added it)', 'v4.13');
+const FAULT_TRUNCATED = site('mm/filemap.c', 'filemap_fault: "Did it get truncated?" page->mapping != mapping: unlock_page; put_page; goto retry_find', 'v4.13');
+const WCP_TRUNCATED = site('mm/page-writeback.c', 'write_cache_pages: page->mapping != mapping: continue_unlock', 'v4.13');
 const FAULT_LOCK = site('mm/filemap.c', 'filemap_fault: lock_page_or_retry → VM_FAULT_LOCKED', 'v4.13');
 const DO_READ_FAULT = site('mm/memory.c', 'do_read_fault', 'v4.13', 'do_fault_around (->map_pages) is not modelled');
 const DO_SHARED_FAULT = site('mm/memory.c', 'do_shared_fault', 'v4.13');
@@ -89,12 +92,33 @@ function* findGetPage(f: FileMapping, index: number, at: Site): Gen<PageRef | nu
 }
 
 /**
+ * `page->mapping == mapping` for the locked page at file `index`: it is still the page cache's page
+ * there, not truncated meanwhile (src/kernel/truncate.ts deletes it from the cache under its lock).
+ */
+export function* stillCached(f: FileMapping, index: number, page: PageRef, at: Site): Gen<boolean> {
+  const pfn1 = yield* p.read(f.cachePfn[index], at);
+  return pfn1 === page.pfn + 1 && (yield* p.read(f.cacheGen[index], at)) === page.generation;
+}
+
+/**
  * `filemap_fault()` (mm/filemap.c v4.13.19): find_get_page; on a miss page_cache_read allocates a
  * page, add_to_page_cache_lru inserts it (the page cache's reference) unless another fault did
  * first (-EEXIST), put_page drops the allocation's reference, and the lookup is retried; then
- * lock_page_or_retry. Returns the page locked, with the fault's reference (VM_FAULT_LOCKED).
+ * lock_page_or_retry and "Did it get truncated?" (page->mapping != mapping: unlock, put, retry_find).
+ * Returns the page locked, with the fault's reference (VM_FAULT_LOCKED).
  */
 function* filemapFault(f: FileMapping, index: number): Gen<PageRef> {
+  for (;;) {
+    const page = yield* filemapFind(f, index);
+    yield* p.lockPage(page, FAULT_LOCK);
+    if (yield* stillCached(f, index, page, FAULT_TRUNCATED)) return page;
+    yield* p.unlockPage(page, FAULT_TRUNCATED);
+    yield* p.putPage(page, FAULT_TRUNCATED);
+  }
+}
+
+/** filemap_fault's find_get_page, with page_cache_read on a miss: the cached page, with a reference. */
+function* filemapFind(f: FileMapping, index: number): Gen<PageRef> {
   let page: PageRef | null;
   while ((page = yield* findGetPage(f, index, FIND_GET_PAGE)) === null) {
     const fresh = yield* p.allocPage(true, PAGE_CACHE_READ); // __page_cache_alloc(gfp_mask|__GFP_COLD): may sleep
@@ -107,20 +131,25 @@ function* filemapFault(f: FileMapping, index: number): Gen<PageRef> {
     yield* p.spinUnlock(f.treeLock, ADD_TO_PAGE_CACHE);
     yield* p.putPage(fresh, PAGE_CACHE_READ_PUT);
   }
-  yield* p.lockPage(page, FAULT_LOCK);
   return page;
 }
 
 /**
- * `filemap_page_mkwrite()` via `do_page_mkwrite()`: lock_page; set_page_dirty ("so that when
- * freeze is in progress, we are guaranteed that writeback during freezing will see the dirty page
- * and writeprotect it again"); returns VM_FAULT_LOCKED. The page is never truncated here, so the
- * `page->mapping != inode->i_mapping` check always passes.
+ * `filemap_page_mkwrite()` via `do_page_mkwrite()`: lock_page; `if (page->mapping !=
+ * inode->i_mapping) { unlock_page(page); ret = VM_FAULT_NOPAGE; }` (truncated: the fault is retried);
+ * else set_page_dirty ("so that when freeze is in progress, we are guaranteed that writeback during
+ * freezing will see the dirty page and writeprotect it again") and VM_FAULT_LOCKED. Returns whether
+ * the page is still the file's (locked).
  */
-function* doPageMkwrite(page: PageRef): Gen {
+function* doPageMkwrite(f: FileMapping, index: number, page: PageRef): Gen<boolean> {
   yield* p.note('vmf->vma->vm_ops->page_mkwrite(vmf) = filemap_page_mkwrite', DO_PAGE_MKWRITE);
   yield* p.lockPage(page, PAGE_MKWRITE);
+  if (!(yield* stillCached(f, index, page, PAGE_MKWRITE))) {
+    yield* p.unlockPage(page, PAGE_MKWRITE);
+    return false;
+  }
   yield* p.setPageDirty(page, PAGE_MKWRITE);
+  return true;
 }
 
 /** `fault_dirty_shared_page()`: set_page_dirty; unlock_page (then balance_dirty_pages, not modelled). */
@@ -141,9 +170,13 @@ export function* doFileFault(kc: KernelContext, vpn: number, write: boolean): Ge
   yield* p.note(`__do_fault → vma->vm_ops->fault = filemap_fault (file page ${vpn})`, FILEMAP_FAULT);
   const page = yield* filemapFault(f, vpn);
   if (write) {
-    // do_shared_fault: if (vma->vm_ops->page_mkwrite) { unlock_page(vmf->page); tmp = do_page_mkwrite(vmf); … }
+    // do_shared_fault: if (vma->vm_ops->page_mkwrite) { unlock_page(vmf->page); tmp = do_page_mkwrite(vmf);
+    // if (unlikely(!tmp || (tmp & (VM_FAULT_ERROR | VM_FAULT_NOPAGE)))) { put_page(vmf->page); return tmp; } }
     yield* p.unlockPage(page, at);
-    yield* doPageMkwrite(page);
+    if (!(yield* doPageMkwrite(f, vpn, page))) {
+      yield* p.putPage(page, at);
+      return true;
+    }
   }
   // finish_fault → alloc_set_pte: under the PTL, `if (!pte_none(*vmf->pte)) return VM_FAULT_NOPAGE`;
   // entry = mk_pte(page, vma->vm_page_prot); if (write) entry = maybe_mkwrite(pte_mkdirty(entry));
@@ -171,11 +204,15 @@ export function* doFileFault(kc: KernelContext, vpn: number, write: boolean): Ge
  * finish_mkwrite_fault re-takes the PTL and, if the PTE is unchanged, wp_page_reuse makes it
  * writable and dirty (no copy); fault_dirty_shared_page; put_page.
  */
-export function* wpPageShared(vpn: number, orig: Pte): Gen<boolean> {
+export function* wpPageShared(kc: KernelContext, vpn: number, orig: Pte): Gen<boolean> {
   const page = { pfn: orig.pfn, generation: orig.generation };
   yield* p.getPage(page, WP_SHARED);
   yield* p.spinUnlock(PTL, WP_SHARED);
-  yield* doPageMkwrite(page);
+  if (!(yield* doPageMkwrite(kc.file!, vpn, page))) {
+    // tmp & (VM_FAULT_ERROR | VM_FAULT_NOPAGE): put_page(vmf->page); return tmp
+    yield* p.putPage(page, WP_SHARED);
+    return true;
+  }
   yield* p.spinLock(PTL, FINISH_MKWRITE);
   if (!pteSame(yield* p.pteRead(vpn, FINISH_MKWRITE), orig)) {
     // "We might have raced with another page fault while we released the pte_offset_map_lock."
@@ -288,6 +325,12 @@ export function* writebackPage(kc: KernelContext, index: number, vmaPages: numbe
     return;
   }
   yield* p.lockPage(page, WCP);
+  if (!(yield* stillCached(f, index, page, WCP_TRUNCATED))) {
+    // "if (unlikely(page->mapping != mapping)) { continue_unlock: unlock_page(page); continue; }"
+    yield* p.unlockPage(page, WCP_TRUNCATED);
+    yield* p.putPage(page, WCP);
+    return;
+  }
   if (!(yield* p.pageFlags(page, WCP)).dirty) {
     yield* p.note('!PageDirty(page): someone wrote it for us', WCP);
     yield* p.unlockPage(page, WCP);

@@ -59,7 +59,8 @@ export interface ScenarioBounds {
    * Whether a MAP_SHARED file VMA with a writeback thread (write_cache_pages → page_mkclean,
    * src/kernel/writeback.ts) may be drawn, in an eighth of the scenarios (default false: drawn only
    * on request). Such a scenario keeps only what the model has for a shared file VMA: its cpu
-   * accesses, munmap and MADV_DONTNEED, the device thread, no THP.
+   * accesses, munmap and MADV_DONTNEED, half the time a hole punched in the file
+   * (src/kernel/truncate.ts), the device thread, no THP.
    */
   readonly file?: boolean;
   /**
@@ -133,12 +134,14 @@ export function scenarioArbitrary(b: ScenarioBounds = DEFAULT_BOUNDS): fc.Arbitr
       // reclaim's aging pass: only on request, drawn last (the other fields draw as before)
       age: b.aging !== true ? fc.constant([]) : fc.oneof({ arbitrary: fc.constant([]), weight: 1 }, { arbitrary: fc.array(fc.record({ op: fc.constant('age' as const), page }), { minLength: 1, maxLength: 2 }), weight: 2 }),
       // NUMA balancing's scanner: a low weight, drawn last (the other fields draw as before)
+      // a hole punched in the shared file: only with a file scenario, drawn last (the other fields draw as before)
+      punch: b.file !== true ? fc.constant([]) : fc.oneof({ arbitrary: fc.constant([]), weight: 1 }, { arbitrary: fc.array(fc.record({ op: fc.constant('punch' as const), page }), { minLength: 1, maxLength: 1 }), weight: 1 }),
       numa: b.numa === false ? fc.constant([]) : fc.oneof({ arbitrary: fc.constant([]), weight: 7 }, { arbitrary: fc.array(fc.record({ op: fc.constant('scan' as const), page, pages: fc.integer({ min: 1, max: 2 }) }).map(span), { minLength: 1, maxLength: 1 }), weight: 1 }),
     })
-    .map(({ cpu: drawn, reclaim: rec, device, oom, thpOrder, mig, ksm, exit, unreg, softDirty, reg, wb, age, numa }) => {
+    .map(({ cpu: drawn, reclaim: rec, device, oom, thpOrder, mig, ksm, exit, unreg, softDirty, reg, wb, age, punch, numa }) => {
       if (wb.length) {
         // the shared file VMA: what the model has for it (scenario.ts validateScenario), plus the writeback thread
-        const fileCpu: CpuOp[] = [...drawn.filter((o) => o.op === 'access' || o.op === 'munmap' || o.op === 'dontneed'), ...(exit ? [{ op: 'exit' as const }] : [])];
+        const fileCpu: CpuOp[] = [...drawn.filter((o) => o.op === 'access' || o.op === 'munmap' || o.op === 'dontneed'), ...punch, ...(exit ? [{ op: 'exit' as const }] : [])];
         const fileThreads: ThreadScenario[] = [];
         if (fileCpu.length) fileThreads.push({ kind: 'cpu', ops: fileCpu });
         if (device.length) fileThreads.push({ kind: 'device', ops: device });

@@ -20,6 +20,7 @@ import { mmuNotifierRegister, mmuNotifierUnregister, onHlist } from '../kernel/m
 import type { MmLifetime } from '../kernel/context';
 import { ksmMerge } from '../kernel/ksm';
 import { taskNumaWork } from '../kernel/numa';
+import { punchHole } from '../kernel/truncate';
 import { clearRefsSoftDirty } from '../kernel/task_mmu';
 import { writebackPage, type FileMapping } from '../kernel/writeback';
 import { buildDax, type DaxMapping } from '../kernel/dax';
@@ -153,6 +154,7 @@ function* cpuThread(kc: KernelContext, ops: ThreadScenario['ops'], vmaPages: num
     else if (op.op === 'fork') yield* fork(kc, vmaPages);
     else if (op.op === 'exit') yield* mmput(kc, vmaPages); // do_exit → exit_mm → mmput
     else if (op.op === 'clearRefs') yield* clearRefsSoftDirty(kc, vmaPages, vmSoftdirty);
+    else if (op.op === 'punch') yield* punchHole(kc, op.page); // the shared file VMA only
   }
 }
 

@@ -37,6 +37,7 @@ export const OP_AVAILABILITY: Readonly<Record<string, OpAvailability>> = {
   'migrate:migrate': { introduced: 'v2.6.16', source: 'mm/migrate.c migrate_pages' },
   'ksmd:merge': { introduced: 'v2.6.32', source: 'mm/ksm.c (f8af4da3b4c1 "ksm: the mm interface to ksm")' },
   'numa:scan': { introduced: 'v3.8', source: 'kernel/sched/fair.c task_numa_work → mm/mempolicy.c change_prot_numa (CONFIG_NUMA_BALANCING) [U: the release from memory; every modelled era has it, read in v4.10.17 … v6.8]' },
+  'cpu:punch': { introduced: 'v2.6.38', source: 'fs/open.c do_fallocate → FALLOC_FL_PUNCH_HOLE (79124f18b335 "fs: add hole punching to fallocate"); mm/truncate.c truncate_pagecache_range [U: the release from memory; read in v4.13.19 and v6.8]' },
   'writeback:writeback': { introduced: 'v2.6.27', source: 'mm/page-writeback.c clear_page_dirty_for_io → mm/rmap.c page_mkclean, with the notifier calls of page_mkclean_one since cddb8a5c14aa "mmu-notifiers: core" [U: not read in that commit]' },
   'device:access': { introduced: 'v2.6.27', source: 'mm/mmu_notifier.c (cddb8a5c14aa "mmu-notifiers: core")' },
   'device:register': { introduced: 'v2.6.27', source: 'mm/mmu_notifier.c mmu_notifier_register; mmu_interval_notifier_insert from v5.5 (99cb252f5e68)' },

@@ -35,6 +35,15 @@ export interface MadviseFree {
   readonly page: number;
   readonly pages: number;
 }
+/**
+ * `fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, page * PAGE_SIZE, PAGE_SIZE)` on the
+ * shared file (only with `file`): unmap_mapping_range and truncate_inode_pages_range
+ * (src/kernel/truncate.ts) drop the file page from the page cache; the next access reads a new one.
+ */
+export interface PunchHole {
+  readonly op: 'punch';
+  readonly page: number;
+}
 /** `fork()`: the child shares every page copy-on-write (the child itself is not modelled further). */
 export interface Fork {
   readonly op: 'fork';
@@ -127,7 +136,7 @@ export interface DeviceAccess {
   readonly write: boolean;
 }
 
-export type CpuOp = CpuAccess | Munmap | Mprotect | MadviseDontneed | MadviseFree | Fork | ClearRefs | Exit;
+export type CpuOp = CpuAccess | Munmap | Mprotect | MadviseDontneed | MadviseFree | Fork | ClearRefs | Exit | PunchHole;
 
 export type ThreadScenario =
   | { readonly kind: 'cpu'; readonly ops: readonly CpuOp[] }
@@ -225,6 +234,8 @@ function opText(kind: ThreadScenario['kind'], op: ThreadScenario['ops'][number])
       return `writeback(${op.page})`;
     case 'scan':
       return `change_prot_numa(${op.page}, ${op.pages})`;
+    case 'punch':
+      return `punch_hole(${op.page})`;
   }
   void kind;
 }
@@ -249,7 +260,7 @@ export function validateScenario(x: unknown): Scenario {
     if (!['cpu', 'reclaim', 'device', 'oom', 'migrate', 'ksmd', 'writeback', 'numa'].includes(t?.kind)) bad(`unknown thread kind '${String(t?.kind)}'`);
     if (!Array.isArray(t.ops) || t.ops.length > 16) bad('ops must be an array of at most 16 operations');
     for (const op of t.ops as unknown as readonly Record<string, unknown>[]) {
-      const allowed = t.kind === 'cpu' ? ['access', 'munmap', 'mprotect', 'dontneed', 'lazyfree', 'fork', 'clearRefs', 'exit'] : t.kind === 'reclaim' ? ['reclaim', 'age'] : t.kind === 'migrate' ? ['migrate'] : t.kind === 'ksmd' ? ['merge'] : t.kind === 'writeback' ? ['writeback'] : t.kind === 'numa' ? ['scan'] : t.kind === 'oom' ? ['reap'] : ['access', 'register', 'unregister'];
+      const allowed = t.kind === 'cpu' ? ['access', 'munmap', 'mprotect', 'dontneed', 'lazyfree', 'fork', 'clearRefs', 'exit', 'punch'] : t.kind === 'reclaim' ? ['reclaim', 'age'] : t.kind === 'migrate' ? ['migrate'] : t.kind === 'ksmd' ? ['merge'] : t.kind === 'writeback' ? ['writeback'] : t.kind === 'numa' ? ['scan'] : t.kind === 'oom' ? ['reap'] : ['access', 'register', 'unregister'];
       if (op.op !== 'reap' && op.op !== 'fork' && op.op !== 'clearRefs' && op.op !== 'exit' && op.op !== 'unregister' && op.op !== 'register' && !page(op.page)) bad(`page must be an integer in [0, ${MAX_PAGES})`);
       if (op.op === 'mprotect' && typeof op.writable !== 'boolean') bad('mprotect needs writable: boolean');
       if (!allowed.includes(op.op as string)) bad(`operation '${String(op.op)}' is not one a ${t.kind} thread does`);
@@ -286,10 +297,11 @@ export function validateScenario(x: unknown): Scenario {
     if (kind) bad(`a ${kind.kind} thread is not modelled on a shared file VMA`);
     for (const t of threads) {
       for (const o of t.ops as readonly { op: string }[]) {
-        if (t.kind === 'cpu' && !['access', 'munmap', 'dontneed', 'exit'].includes(o.op)) bad(`${o.op} is not modelled on a shared file VMA`);
+        if (t.kind === 'cpu' && !['access', 'munmap', 'dontneed', 'exit', 'punch'].includes(o.op)) bad(`${o.op} is not modelled on a shared file VMA`);
       }
     }
   }
+  if (file !== true && threads.some((t) => (t.ops as readonly { op: string }[]).some((o) => o.op === 'punch'))) bad('punch needs file: true (a hole in the shared file)');
   const { dax } = x as Scenario;
   if (dax !== undefined && typeof dax !== 'boolean') bad('dax must be a boolean');
   if (dax === true) {

@@ -52,6 +52,8 @@ function encodeOp(o: AnyOp): (string | number)[] {
       return ['b', o.page];
     case 'scan':
       return ['h', o.page, o.pages];
+    case 'punch':
+      return ['e', o.page];
     case 'access':
       return [o.write ? 'w' : 'a', o.page];
   }
@@ -91,6 +93,8 @@ function decodeOp(o: (string | number)[]): unknown {
       return { op: 'writeback', page: o[1] };
     case 'h':
       return { op: 'scan', page: o[1], pages: o[2] };
+    case 'e':
+      return { op: 'punch', page: o[1] };
     default:
       return { op: 'access', page: o[1], write: o[0] === 'w' };
   }

@@ -43,3 +43,29 @@ export function kvmWithMutexIn(kernel: string, name: string, callback: keyof Not
     device: { table: (s) => s.base.spt, fault: (k, s, f) => base.device.fault(k, s.base, f) },
   };
 }
+
+const COUNTS = site('test', 'range_start that only counts (test-only)', 'model');
+
+/**
+ * KVM on `kernel` whose range_start (for the events `only` lists, or every one) counts the
+ * invalidation but keeps its sptes: the retry check still works, the zap does not happen. Not a
+ * kernel driver: the mirror the kernel's invalidations must catch.
+ */
+export function kvmStartKeeps(kernel: string, name = 'kvm-start-keeps', only?: readonly string[]): KvmDef {
+  const base = kvmFor(kernel);
+  return {
+    ...base,
+    name,
+    eras: [kernel],
+    ops: {
+      ...base.ops,
+      *invalidateRangeStart(k, s, range) {
+        if (only !== undefined && !only.includes(range.event ?? '')) return yield* base.ops.invalidateRangeStart!(k, s, range);
+        yield* k.spinLock(s.mmuLock, COUNTS);
+        yield* k.add(s.count, 1, COUNTS);
+        yield* k.spinUnlock(s.mmuLock, COUNTS);
+        return 0;
+      },
+    },
+  };
+}

@@ -17,11 +17,10 @@ import { driverByName } from '../../src/drivers';
 import type { NotifierDefinition } from '../../src/notifier/definition';
 import { describeEffect } from '../../src/report/label';
 import { pageTableEntry } from '../../src/runtime/machine';
-import { site } from '../../src/runtime/site';
 import { DEFAULT_BOUNDS, scenarioArbitrary } from '../../src/scenario/arbitrary';
 import { scenarioText, validateScenario, type Scenario } from '../../src/scenario/scenario';
 import { decodeToken, encodeToken } from '../../src/schedule/token';
-import { kvmFor } from '../drivers/kvm-variants';
+import { kvmFor, kvmStartKeeps } from '../drivers/kvm-variants';
 import { NUMA_SITES } from '../../src/kernel/numa';
 
 type Threads = Case['scenario']['threads'];
@@ -275,28 +274,7 @@ describe('the NUMA THP race (migrate_misplaced_transhuge_page; fixed in v5.0 by 
 });
 
 describe('secondary MMUs must honour the hinting invalidation (v5.0+ migrates a hinting THP with no notifier call)', () => {
-  const AT = site('test', 'a mirror that ignores MMU_NOTIFY_PROTECTION_VMA (test-only)', 'model');
-  /** KVM whose range_start keeps its sptes for protection changes: not a kernel driver. */
-  function ignoresProtection(name: string): NotifierDefinition<any> {
-    const base = kvmFor(name);
-    return {
-      ...base,
-      name: 'kvm-ignores-protection',
-      eras: [name],
-      ops: {
-        ...base.ops,
-        *invalidateRangeStart(k, s, range) {
-          if (range.event === 'MMU_NOTIFY_PROTECTION_VMA') {
-            yield* k.spinLock(s.mmuLock, AT);
-            yield* k.add(s.count, 1, AT);
-            yield* k.spinUnlock(s.mmuLock, AT);
-            return 0;
-          }
-          return yield* base.ops.invalidateRangeStart!(k, s, range);
-        },
-      },
-    };
-  }
+  const ignoresProtection = (name: string) => kvmStartKeeps(name, 'kvm-ignores-protection', ['MMU_NOTIFY_PROTECTION_VMA']);
 
   it('a mirror that keeps its mapping across change_prot_numa is caught on v5.5 (KVM passes the same scenario)', () => {
     const scenario: Scenario = { thp: true, thpOrder: 1, threads: [WRITE0, { kind: 'device', ops: [{ op: 'access', page: 1, write: true }] }, { kind: 'numa', ops: [{ op: 'scan', page: 0, pages: 2 }] }, { kind: 'cpu', ops: [{ op: 'access', page: 1, write: false }] }] };
