@@ -54,6 +54,13 @@ function isEffect(x: unknown): x is Effect {
 export function execute(m: Machine, threads: readonly ThreadSpec[], scheduler: Scheduler, opts: ExecutionOptions): ExecutionResult {
   const n = threads.length;
   const stateInvs = opts.invariants.filter((i): i is StateInvariant => i.kind === 'state');
+  // the state invariants a step that writes objects of kinds `k` can break, per kinds mask (a few masks occur)
+  const byKinds = new Map<number, readonly StateInvariant[]>();
+  const invariantsFor = (k: number): readonly StateInvariant[] => {
+    let l = byKinds.get(k);
+    if (l === undefined) byKinds.set(k, (l = stateInvs.filter((inv) => (inv.watches & k) !== 0)));
+    return l;
+  };
   const effectInvs = opts.invariants.filter((i): i is EffectInvariant => i.kind === 'effect');
   const pending: (Effect | null)[] = new Array(n).fill(null);
   const trace: TraceStep[] = [];
@@ -160,8 +167,7 @@ export function execute(m: Machine, threads: readonly ThreadSpec[], scheduler: S
     if (opts.observe) opts.observe(m, stepRec, trace.length - 1);
     const kinds = writeKinds(e.op);
     if (kinds !== 0) {
-      for (const inv of stateInvs) {
-        if ((inv.watches & kinds) === 0) continue;
+      for (const inv of invariantsFor(kinds)) {
         const msg = inv.check(m);
         if (msg !== null) {
           verdict = { kind: 'violation', invariant: inv.name, message: msg, step: trace.length - 1, thread: tid };
