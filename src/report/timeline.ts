@@ -7,7 +7,7 @@
 import { runCase, type Case, type ResolvedTarget } from '../check/case';
 import { Op, type Effect } from '../runtime/effect';
 import type { TraceStep } from '../runtime/execution';
-import { addressOf, hex, type Machine } from '../runtime/machine';
+import { addressOf, hex, pageTableEntry, type Machine } from '../runtime/machine';
 import { formatSite } from '../runtime/site';
 import type { Verdict } from '../runtime/verdict';
 import { scenarioText } from '../scenario/scenario';
@@ -37,8 +37,9 @@ function pageState(m: Machine, pfn: number): string {
 }
 
 function vpnState(m: Machine, vpn: number): string {
-  const pte = m.ptes[vpn];
-  const parts = [`PTE ${hex(addressOf(vpn))}: ${pte ? (pte.swap ? `swap(pfn ${pte.pfn})` : `pfn ${pte.pfn}/g${pte.generation} ${pte.protnone ? 'prot_none' : pte.writable ? 'rw' : 'ro'}`) : 'none'}`];
+  const pte = pageTableEntry(m, vpn); // a PTE, or the view of a huge PMD's subpage
+  const huge = pte?.huge ? ' (huge PMD)' : '';
+  const parts = [`PTE ${hex(addressOf(vpn))}: ${pte ? (pte.swap ? `${pte.migration ? 'migration' : 'swap'}(pfn ${pte.pfn})${huge}` : `pfn ${pte.pfn}/g${pte.generation} ${pte.protnone ? 'prot_none' : pte.writable ? 'rw' : 'ro'}${huge}`) : 'none'}`];
   for (const t of m.tables) {
     const s = t.entries[vpn];
     parts.push(`${t.name}: ${s ? `pfn ${s.pfn}/g${s.generation}${s.writable ? ' rw' : ' ro'}` : 'none'}`);

@@ -6,7 +6,7 @@
  */
 import { runCase, type Case, type ResolvedTarget } from '../check/case';
 import { Op } from '../runtime/effect';
-import { LockKind, addressOf, hex, type Machine } from '../runtime/machine';
+import { LockKind, addressOf, hex, pageTableEntry, type Machine, type Pte } from '../runtime/machine';
 import { timelineOf, type Timeline, type TimelineRow } from './timeline';
 
 /** A column of the memory state: one PTE, one spte of one table, or one page. */
@@ -60,11 +60,19 @@ interface Snapshot {
 
 const LOCK_KIND = { [LockKind.Spin]: 'spinlock', [LockKind.Mutex]: 'mutex', [LockKind.RwSem]: 'rwsem' } as const;
 
+/** A page-table cell: the PTE, or under a huge PMD its subpage's view (marked, like a PMD migration entry or the huge zero page). */
+function pteCellText(pte: Pte | null): string {
+  if (!pte) return 'none';
+  const huge = pte.huge ? (pte.hugeZero ? ' (huge zero page PMD)' : ' (huge PMD)') : '';
+  if (pte.swap) return `${pte.migration ? 'migration' : 'swap'} entry (pfn ${pte.pfn}/g${pte.generation})${huge}`;
+  return `pfn ${pte.pfn}/g${pte.generation} ${pte.protnone ? 'PROT_NONE (NUMA hint)' : pte.writable ? 'rw' : 'ro'}${pte.dirty ? ' dirty' : ''}${huge}`;
+}
+
 function snapshot(m: Machine): Snapshot {
   const memory: Record<string, MemoryCell> = {};
   for (let v = 0; v < m.nPages; v++) {
-    const pte = m.ptes[v];
-    memory[`pte:${v}`] = { text: !pte ? 'none' : pte.swap ? `swap entry (pfn ${pte.pfn}/g${pte.generation})` : `pfn ${pte.pfn}/g${pte.generation} ${pte.protnone ? 'PROT_NONE (NUMA hint)' : pte.writable ? 'rw' : 'ro'}${pte.dirty ? ' dirty' : ''}` };
+    const pte = pageTableEntry(m, v); // a PTE, or the view of a huge PMD's subpage
+    memory[`pte:${v}`] = { text: pteCellText(pte) };
     m.tables.forEach((t, ti) => {
       const s = t.entries[v];
       if (!s) {

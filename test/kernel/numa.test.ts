@@ -16,6 +16,7 @@ import { deriveEra, type Era } from '../../src/eras/era';
 import { driverByName } from '../../src/drivers';
 import type { NotifierDefinition } from '../../src/notifier/definition';
 import { describeEffect } from '../../src/report/label';
+import { reportTraceOf } from '../../src/report/trace';
 import { pageTableEntry } from '../../src/runtime/machine';
 import { DEFAULT_BOUNDS, scenarioArbitrary } from '../../src/scenario/arbitrary';
 import { scenarioText, validateScenario, type Scenario } from '../../src/scenario/scenario';
@@ -270,6 +271,10 @@ describe('the NUMA THP race (migrate_misplaced_transhuge_page; fixed in v5.0 by 
     // the token replays it
     const again = runCase(decodeToken(c.token));
     expect(again.verdict).toEqual(c.result.verdict);
+    // the report's page-table column shows the huge PMD: PROT_NONE while the copy runs, the new THP after
+    const cells = reportTraceOf(c.case).steps.map((st) => st.memory['pte:1']?.text ?? '');
+    expect(cells.some((x) => /PROT_NONE \(NUMA hint\) .*\(huge PMD\)/.test(x))).toBe(true);
+    expect(cells[cells.length - 1]).toMatch(/rw dirty \(huge PMD\)$/);
   }, 60_000);
 });
 
