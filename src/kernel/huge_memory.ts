@@ -15,9 +15,10 @@ import { PAGE_SIZE, addressOf, hex, type Pmd } from '../runtime/machine';
 import * as h from '../runtime/huge-primitives';
 import * as p from '../runtime/primitives';
 import type { Gen, PageRef } from '../runtime/primitives';
-import { site } from '../runtime/site';
+import { site, type Site } from '../runtime/site';
 import type { KernelContext } from './context';
 import { daxHugePmdFault } from './dax';
+import { tryToUnmapThp } from './rmap-thp';
 import { doHugePmdNumaPage } from './numa';
 import { ANON_VMA_RWSEM, PTL } from './mm';
 import { archInvalidateSecondaryTlbs, invalidateRange, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
@@ -27,6 +28,7 @@ const ANON = site('mm/huge_memory.c', 'do_huge_pmd_anonymous_page', 'v4.13');
 const ANON_READ = site('mm/huge_memory.c', 'do_huge_pmd_anonymous_page: a read fault maps the huge zero page', 'v4.13', 'transparent_hugepage_use_zero_page() (the default) and mm_get_huge_zero_page() never failing');
 const WP_ZERO = site('mm/huge_memory.c', 'do_huge_pmd_wp_page: is_huge_zero_pmd(orig_pmd): goto alloc', 'v4.13', 'clear_huge_page instead of a copy; no rmap or reference of the zero page to drop');
 const WP_ZERO_68 = site('mm/huge_memory.c', 'do_huge_pmd_wp_page: is_huge_zero_pmd(orig_pmd): goto fallback: __split_huge_pmd; VM_FAULT_FALLBACK', 'v6.8');
+const NO_LIST = site('mm/swap.c', 'lru_add_page_tail(head, page_tail, lruvec, list == NULL): the tail joins the LRU with no reference of its own', 'v4.13', 'split_huge_page; the split effect gives each tail the reclaim list\'s reference, dropped here');
 const SPLIT_ZERO = site('mm/huge_memory.c', '__split_huge_zero_page_pmd: pmdp_huge_clear_flush_notify', 'v4.13');
 const ZAP_ZERO = site('mm/huge_memory.c', 'zap_huge_pmd: is_huge_zero_pmd(orig_pmd): tlb_remove_page_size', 'v4.13', 'release_pages skips the huge zero page: nothing is freed');
 const ANON_LOCKED = site('mm/huge_memory.c', '__do_huge_pmd_anonymous_page', 'v4.13');
@@ -113,7 +115,7 @@ function* doHugePmdAnonymousPage(kc: KernelContext, vpn: number, write: boolean)
     yield* p.spinLock(PTL, ANON_READ); // vmf->ptl = pmd_lock(vma->vm_mm, vmf->pmd)
     if ((yield* h.pmdRead(vpn, ANON_READ)) === null) {
       // set_huge_zero_page: entry = pmd_mkhuge(mk_pmd(zero_page, vma->vm_page_prot)); set_pmd_at (no rmap)
-      yield* h.pmdSet(haddrVpn(kc, vpn), { pfn: zero.pfn, generation: zero.generation, writable: false, dirty: false, young: false, zero: true }, ANON_READ, 'set_huge_zero_page: set_pmd_at');
+      yield* h.pmdSet(haddrVpn(kc, vpn), { pfn: zero.pfn, generation: zero.generation, writable: false, dirty: false, young: false }, ANON_READ, 'set_huge_zero_page: set_pmd_at');
     }
     yield* p.spinUnlock(PTL, ANON_READ);
     return 'done';
@@ -268,8 +270,7 @@ export function* splitHugePmd(kc: KernelContext, vpn: number, freeze: boolean, p
     // __split_huge_zero_page_pmd: pmdp_huge_clear_flush_notify up to v4.13 (->invalidate_range under the PMD
     // lock), pmdp_huge_clear_flush from v4.15 ("fine to delay notification until mmu_notifier_invalidate_range_end")
     if (pmd.zero && !kc.era.wpPageCopyOnlyEnd && kc.era.secondaryTlbs === 'invalidate-range') yield* invalidateRange(kc, range, SPLIT_ZERO);
-    yield* p.tlbFlush(haddr, haddr + hpageNr(kc), PMDP_INVALIDATE);
-    if (kc.era.secondaryTlbs === 'arch-tlb-flush') yield* archInvalidateSecondaryTlbs(kc, range, PMDP_INVALIDATE_68);
+    yield* flushPmdTlbRange(kc, haddr);
   }
   yield* p.spinUnlock(PTL, SPLIT);
   yield* invalidateRangeEnd(kc, range, SPLIT, onlyEnd(kc));
@@ -354,20 +355,18 @@ function* unfreezePage(head: PageRef, headVpn: number, nr: number): Gen {
   yield* p.spinUnlock(PTL, UNFREEZE);
 }
 
-/** How the THP's PTEs are unmapped for a freeze: rmap.ts's try_to_unmap (TTU_MIGRATION | TTU_SPLIT_HUGE_PMD, anon_vma already locked). */
-export type FreezePage = (kc: KernelContext, head: PageRef, headVpn: number) => Gen<unknown>;
-
 /**
  * `split_huge_page_to_list(page, list)` of the locked THP `head` mapped from `headVpn`, with
  * `extraPins` swap-cache references (`can_split_huge_page`: HPAGE_PMD_NR in the swap cache, else 0):
  * anon_vma_lock_write; `total_mapcount(page) == page_count(page) - extra_pins - 1` or -EBUSY;
- * freeze_page (every mapping becomes a migration entry, through try_to_unmap); `if (!mapcount &&
+ * freeze_page (every mapping becomes a migration entry: try_to_unmap with TTU_MIGRATION |
+ * TTU_SPLIT_HUGE_PMD, the anon_vma already locked, over the VMA of `vmaPages`); `if (!mapcount &&
  * page_ref_freeze(head, 1 + extra_pins))` __split_huge_page, else -EBUSY; either way the migration
  * entries are made present again; after a split every subpage but `kept` (the page the caller passed:
  * the head for unmap_and_move and reclaim, the subpage it found for ksmd) is unlocked and put, each
  * tail having the reclaim list's reference. Returns whether the THP was split.
  */
-export function* splitHugePageToList(kc: KernelContext, head: PageRef, headVpn: number, extraPins: number, freezePage: FreezePage, kept: PageRef = head): Gen<boolean> {
+export function* splitHugePageToList(kc: KernelContext, head: PageRef, headVpn: number, extraPins: number, vmaPages: number, kept: PageRef = head): Gen<boolean> {
   const nr = hpageNr(kc);
   yield* p.downWrite(ANON_VMA_RWSEM, ANON_VMA_LOCK);
   const [count, mapcount] = yield* h.pageCount(head, CAN_SPLIT);
@@ -376,7 +375,7 @@ export function* splitHugePageToList(kc: KernelContext, head: PageRef, headVpn: 
     yield* p.upWrite(ANON_VMA_RWSEM, SPLIT_PAGE);
     return false;
   }
-  yield* freezePage(kc, head, headVpn);
+  yield* tryToUnmapThp(kc, head, headVpn, vmaPages, { migration: true, splitHugePmd: true, rmapLocked: true, batch: false });
   const split = yield* h.splitHugePage(head, 1 + extraPins, SPLIT_PAGE);
   yield* unfreezePage(head, headVpn, nr);
   if (split) {
@@ -391,4 +390,29 @@ export function* splitHugePageToList(kc: KernelContext, head: PageRef, headVpn: 
   }
   yield* p.upWrite(ANON_VMA_RWSEM, SPLIT_PAGE);
   return split;
+}
+
+/**
+ * `split_huge_page(page)` = split_huge_page_to_list(page, NULL), `page` being `kept` (the head unless
+ * the caller passed a subpage): with no list, lru_add_page_tail gives a tail no reference of its own,
+ * where the split effect gave it the reclaim list's, which is dropped here.
+ */
+export function* splitHugePage(kc: KernelContext, head: PageRef, headVpn: number, extraPins: number, vmaPages: number, kept: PageRef = head): Gen<boolean> {
+  const split = yield* splitHugePageToList(kc, head, headVpn, extraPins, vmaPages, kept);
+  if (split) for (let i = 1; i < hpageNr(kc); i++) yield* p.putPage({ pfn: head.pfn + i, generation: head.generation }, NO_LIST);
+  return split;
+}
+
+/**
+ * pmdp_invalidate's `flush_pmd_tlb_range()` of the huge PMD at `haddr`: the CPU TLB, and from v6.6
+ * (the arch flush, flush_tlb_mm_range v6.8) ->arch_invalidate_secondary_tlbs too. `at` / `at68` are
+ * the caller's sites for the two.
+ */
+export function* flushPmdTlbRange(kc: KernelContext, haddr: number, at: Site = PMDP_INVALIDATE, at68: Site = PMDP_INVALIDATE_68): Gen {
+  const nr = hpageNr(kc);
+  yield* p.tlbFlush(haddr, haddr + nr, at);
+  if (kc.era.secondaryTlbs === 'arch-tlb-flush') {
+    const start = addressOf(haddr);
+    yield* archInvalidateSecondaryTlbs(kc, { start, end: start + nr * PAGE_SIZE }, at68);
+  }
 }

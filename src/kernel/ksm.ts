@@ -39,10 +39,9 @@ import * as h from '../runtime/huge-primitives';
 import { pageCount } from '../runtime/huge-primitives';
 import { site, type Site } from '../runtime/site';
 import type { KernelContext } from './context';
-import { hpageNr, splitHugePageToList } from './huge_memory';
+import { hpageNr, splitHugePage as splitHugePageKeeping } from './huge_memory';
 import { handleMmFault, samePte } from './memory';
 import { MMAP_SEM, PTL } from './mm';
-import { tryToUnmapThp } from './rmap-thp';
 import { changePte, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
 
 const V = 'v4.13';
@@ -66,7 +65,6 @@ const ONE_SPLIT = site('mm/ksm.c', 'try_to_merge_one_page: if (PageTransCompound
 const CMP_SPLIT = site('mm/ksm.c', 'cmp_and_merge_page: split = PageTransCompound(page) && compound_head(page) == compound_head(tree_page)', 'v4.15');
 const CMP_SPLIT_LOCK = site('mm/ksm.c', 'cmp_and_merge_page: if (!trylock_page(page)) return; split_huge_page(page); unlock_page(page)', 'v4.15');
 const CAN_SPLIT = site('mm/huge_memory.c', 'can_split_huge_page', V, 'v6.8 can_split_folio: the same count, -EAGAIN');
-const LRU_ADD_TAIL = site('mm/huge_memory.c', '__split_huge_page_tail → lru_add_page_tail(head, page_tail, lruvec, list)', V, 'the split effect gives each tail the reference a reclaim list would hold; split_huge_page (list == NULL) takes none');
 
 
 /**
@@ -207,19 +205,15 @@ function* replacePage(kc: KernelContext, vpn: number, page: PageRef, kpage: Page
  * the era's try_to_unmap_one form, rmap-thp.ts); `!total_mapcount && page_ref_freeze(head, 1 +
  * extra_pins)` → __split_huge_page; the migration entries become present PTEs again (unfreeze); at
  * the end of __split_huge_page every subpage but `page` is unlocked and put, so `page` stays locked
- * and keeps the caller's reference. huge_memory.ts's splitHugePageToList keeps the head (`page ==
- * head`, as unmap_and_move and reclaim pass it); ksmd passes the subpage it found, so the end of the
- * split is written here [v6.8: can_split_folio, unmap_folio, folio_ref_freeze, -EAGAIN: the same steps].
+ * and keeps the caller's reference (huge_memory.ts splitHugePage's `kept`: ksmd passes the subpage it
+ * found, where unmap_and_move and reclaim pass the head) [v6.8: can_split_folio, unmap_folio,
+ * folio_ref_freeze, -EAGAIN: the same steps].
  */
 function* splitHugePage(kc: KernelContext, page: PageRef, head: PageRef, headVpn: number, vmaPages: number): Gen<boolean> {
   const nr = hpageNr(kc);
   // can_split_huge_page: extra_pins = PageSwapCache(page) ? HPAGE_PMD_NR : 0 (v4.10.17: 0 for an anonymous THP, never in the swap cache then)
   const extraPins = (yield* p.pageFlags(head, CAN_SPLIT)).swapCache ? nr : 0;
-  const freeze = (k: KernelContext, pg: PageRef, v: number) => tryToUnmapThp(k, pg, v, vmaPages, { migration: true, splitHugePmd: true, rmapLocked: true, batch: false });
-  const split = yield* splitHugePageToList(kc, head, headVpn, extraPins, freeze, page);
-  // split_huge_page (list == NULL, the head not on the LRU here): the tails get no reclaim-list reference
-  if (split) for (let i = 1; i < nr; i++) yield* p.putPage({ pfn: head.pfn + i, generation: head.generation }, LRU_ADD_TAIL);
-  return split;
+  return yield* splitHugePageKeeping(kc, head, headVpn, extraPins, vmaPages, page);
 }
 
 /**

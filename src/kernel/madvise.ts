@@ -9,10 +9,9 @@ import { site } from '../runtime/site';
 import type { KernelContext } from './context';
 import * as h from '../runtime/huge-primitives';
 import type { PageRef } from '../runtime/primitives';
-import { haddrVpn, hpageNr, splitHugePageToList } from './huge_memory';
-import { tryToUnmapThp } from './rmap-thp';
+import { flushPmdTlbRange, haddrVpn, hpageNr, splitHugePage } from './huge_memory';
 import { tlbFinishMmu, unmapRange } from './memory';
-import { archInvalidateSecondaryTlbs, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange } from './mmu_notifier';
+import { invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange } from './mmu_notifier';
 import { PAGE_SIZE, ZERO_PFN, addressOf } from '../runtime/machine';
 import { MMAP_SEM, PTL } from './mm';
 
@@ -92,7 +91,6 @@ const HUGE_INVALIDATE = site('mm/pgtable-generic.c', 'pmdp_invalidate → flush_
 const HUGE_INVALIDATE_68 = site('arch/x86/mm/tlb.c', 'pmdp_invalidate → flush_pmd_tlb_range → flush_tlb_mm_range', 'v6.8');
 const HUGE_LAZYFREE = site('mm/huge_memory.c', 'madvise_free_huge_pmd: ClearPageDirty(page) … mark_page_lazyfree(page)', 'v4.13', 'ClearPageDirty (before unlock_page) is folded into mark_page_lazyfree, all under the PMD lock');
 const HUGE_LAZYFREE_410 = site('mm/huge_memory.c', 'madvise_free_huge_pmd: ClearPageDirty(page); deactivate_page(page)', 'v4.10', 'no mark_page_lazyfree in v4.10');
-const SPLIT_TAIL_REF = site('mm/swap.c', 'lru_add_page_tail: the head is on the LRU (list == NULL): the tail joins it with no reference of its own', 'v4.13');
 
 /**
  * The walk of `[from, to)` one PMD at a time (walk_pmd_range: a none PMD is skipped) calling
@@ -144,7 +142,7 @@ function* madviseFreePteRange(kc: KernelContext, from: number, to: number, vmaPa
           break;
         }
         yield* p.spinUnlock(PTL, FREE_PTE_THP); // pte_unmap_unlock(orig_pte, ptl)
-        const split = yield* splitHugePage(kc, head, v - (page.pfn - head.pfn), vmaPages);
+        const split = yield* splitHugePage(kc, head, v - (page.pfn - head.pfn), 0, vmaPages);
         yield* p.unlockPage(head, FREE_PTE_THP);
         yield* p.putPage(head, FREE_PTE_THP);
         yield* p.spinLock(PTL, FREE_PTE_THP); // pte_offset_map_lock(mm, pmd, addr, &ptl)
@@ -165,20 +163,6 @@ function* madviseFreePteRange(kc: KernelContext, from: number, to: number, vmaPa
     else yield* p.markLazyfree(page, FREE_PTE);
   }
   yield* p.spinUnlock(PTL, FREE_PTE);
-}
-
-/**
- * `split_huge_page(page)` (split_huge_page_to_list(page, NULL)) of the locked THP `head` mapped from
- * `headVpn`, the caller holding a reference: freeze (try_to_unmap with TTU_MIGRATION |
- * TTU_SPLIT_HUGE_PMD under the anon_vma lock: __split_huge_pmd's bracket and try_to_unmap_one's),
- * split, unfreeze. splitHugePageToList leaves each tail the reference a reclaim list would hold;
- * with list == NULL and the head on the LRU the tails have none (as migrate.ts's split_huge_page).
- */
-function* splitHugePage(kc: KernelContext, head: PageRef, headVpn: number, vmaPages: number): Gen<boolean> {
-  const freeze = (k: KernelContext, pg: PageRef, v: number) => tryToUnmapThp(k, pg, v, vmaPages, { migration: true, splitHugePmd: true, rmapLocked: true, batch: false });
-  const split = yield* splitHugePageToList(kc, head, headVpn, 0, freeze);
-  if (split) for (let i = 1; i < hpageNr(kc); i++) yield* p.putPage({ pfn: head.pfn + i, generation: head.generation }, SPLIT_TAIL_REF);
-  return split;
 }
 
 /**
@@ -226,7 +210,7 @@ function* madviseFreeHugePmd(kc: KernelContext, vpn: number, next: number, vmaPa
     // "If user want to discard part-pages of THP, split it so MADV_FREE will deactivate only them."
     yield* p.getPage(page, HUGE_SPLIT);
     yield* p.spinUnlock(PTL, HUGE_SPLIT);
-    yield* splitHugePage(kc, page, haddr, vmaPages);
+    yield* splitHugePage(kc, page, haddr, 0, vmaPages);
     yield* p.unlockPage(page, HUGE_SPLIT);
     yield* p.putPage(page, HUGE_SPLIT);
     return false; // goto out_unlocked
@@ -234,11 +218,7 @@ function* madviseFreeHugePmd(kc: KernelContext, vpn: number, next: number, vmaPa
   yield* p.unlockPage(page, HUGE); // if (PageDirty(page)) ClearPageDirty(page); unlock_page(page) (the clear: below)
   if (pmd.young || pmd.dirty) {
     yield* h.pmdSet(haddr, { ...pmd, young: false, dirty: false }, HUGE_CLEAN, 'pmdp_invalidate; set_pmd_at(pmd_mkold(pmd_mkclean))');
-    yield* p.tlbFlush(haddr, haddr + hpageNr(kc), HUGE_INVALIDATE);
-    if (kc.era.secondaryTlbs === 'arch-tlb-flush') {
-      const start = addressOf(haddr);
-      yield* archInvalidateSecondaryTlbs(kc, { start, end: start + hpageNr(kc) * PAGE_SIZE }, HUGE_INVALIDATE_68);
-    }
+    yield* flushPmdTlbRange(kc, haddr, HUGE_INVALIDATE, HUGE_INVALIDATE_68);
   }
   if (kc.era.lazyfree === 'ttu-lzfree') yield* p.markLazyfree(page, HUGE_LAZYFREE_410, true);
   else yield* p.markLazyfree(page, HUGE_LAZYFREE);
@@ -247,4 +227,4 @@ function* madviseFreeHugePmd(kc: KernelContext, vpn: number, next: number, vmaPa
 }
 
 /** The sites of this file. */
-export const MADVISE_SITES = [MADVISE, DONTNEED, FREE_VMA, FREE_PTE, FREE_PTE_410, MADVISE_RETURN, FREE_PMD, FREE_UNSTABLE, FREE_PTE_THP, HUGE, HUGE_LOCK, HUGE_MIGRATION, HUGE_SHARED, HUGE_SPLIT, HUGE_CLEAN, HUGE_INVALIDATE, HUGE_INVALIDATE_68, HUGE_LAZYFREE, HUGE_LAZYFREE_410, SPLIT_TAIL_REF];
+export const MADVISE_SITES = [MADVISE, DONTNEED, FREE_VMA, FREE_PTE, FREE_PTE_410, MADVISE_RETURN, FREE_PMD, FREE_UNSTABLE, FREE_PTE_THP, HUGE, HUGE_LOCK, HUGE_MIGRATION, HUGE_SHARED, HUGE_SPLIT, HUGE_CLEAN, HUGE_INVALIDATE, HUGE_INVALIDATE_68, HUGE_LAZYFREE, HUGE_LAZYFREE_410];

@@ -54,7 +54,7 @@ import * as p from '../runtime/primitives';
 import { PUT_FREE_SWAP_CACHE, type Gen, type PageRef } from '../runtime/primitives';
 import { site } from '../runtime/site';
 import type { KernelContext } from './context';
-import { hpageNr, splitHugePageToList } from './huge_memory';
+import { hpageNr, splitHugePage } from './huge_memory';
 import { ANON_VMA_RWSEM, PTL } from './mm';
 import { tryToUnmap } from './rmap';
 import { tryToUnmapThp } from './rmap-thp';
@@ -67,7 +67,6 @@ const FREED = site('mm/migrate.c', 'unmap_and_move: page_count(page) == 1', 'v4.
 const UAM = site('mm/migrate.c', 'unmap_and_move', 'v4.13');
 const UAM_SPLIT = site('mm/migrate.c', 'unmap_and_move: PageTransHuge(page): lock_page; split_huge_page', 'v4.13');
 const UAM_WHOLE = site('mm/migrate.c', 'unmap_and_move: thp_migration_supported()', 'v4.19');
-const SPLIT_TAIL = site('mm/swap.c', 'lru_add_page_tail: the head is isolated and no list: the tail goes to the LRU without a reference', 'v4.13');
 const LOCK = site('mm/migrate.c', '__unmap_and_move: trylock_page(page)', 'v4.13');
 const LOCK_NEW = site('mm/migrate.c', '__unmap_and_move: trylock_page(newpage)', 'v4.13');
 const MAPPED = site('mm/migrate.c', '__unmap_and_move: page_mapped(page)', 'v4.13');
@@ -200,7 +199,8 @@ function* moveToNewPage(page: PageRef, newpage: PageRef, nr: number): Gen<[boole
  * page_add_anon_rmap; no notifier ("No need to invalidate - it was non-present before"). An entry
  * zapped meanwhile (munmap) is not there any more.
  */
-function* removeMigrationPtes(old: PageRef, to: PageRef, vpn: number, nr: number): Gen {
+function* removeMigrationPtes(old: PageRef, to: PageRef, vpn: number, pages: number): Gen {
+  let nr = pages;
   yield* p.downRead(ANON_VMA_RWSEM, RMAP_WALK);
   yield* p.spinLock(PTL, REMOVE);
   if (nr > 1) {
@@ -212,6 +212,7 @@ function* removeMigrationPtes(old: PageRef, to: PageRef, vpn: number, nr: number
       const writable = pmd.writable && (yield* p.vmaAllows(vpn, true, REMOVE_PMD));
       yield* p.getPage(to, REMOVE_PMD);
       yield* h.pmdSet(vpn, { pfn: to.pfn, generation: to.generation, writable, dirty: false, young: false }, REMOVE_PMD, 'page_add_anon_rmap(new, true); set_pmd_at');
+      nr = 0; // a THP is PMD- or PTE-mapped, not both (no PageDoubleMap in the model): no PTE to visit
     }
   }
   for (let i = 0; i < nr; i++) {
@@ -253,13 +254,7 @@ function* migrateThp(kc: KernelContext, head: PageRef, headVpn: number, vmaPages
   yield* p.lockPage(head, UAM_SPLIT);
   // can_split_huge_page: extra_pins = PageSwapCache(page) ? HPAGE_PMD_NR : 0
   const extraPins = (yield* p.pageFlags(head, UAM_SPLIT)).swapCache ? nr : 0;
-  const freeze = (k: KernelContext, pg: PageRef, v: number) => tryToUnmapThp(k, pg, v, vmaPages, { migration: true, splitHugePmd: true, rmapLocked: true, batch: false });
-  const split = yield* splitHugePageToList(kc, head, headVpn, extraPins, freeze);
-  if (split) {
-    // splitHugePageToList leaves each tail the reference a reclaim list would hold; split_huge_page's
-    // tails (list == NULL, head not on the LRU) have none
-    for (let i = 1; i < nr; i++) yield* p.putPage({ pfn: head.pfn + i, generation: head.generation }, SPLIT_TAIL);
-  }
+  const split = yield* splitHugePage(kc, head, headVpn, extraPins, vmaPages);
   yield* p.unlockPage(head, UAM_SPLIT);
   if (!split) {
     // rc = -EBUSY: putback_lru_page(page); put_new: put_page(newpage)
@@ -281,4 +276,4 @@ function* unmapAndMoveHead(kc: KernelContext, head: PageRef, newpage: PageRef, v
 }
 
 /** The sites of this file, for the sources test. */
-export const MIGRATE_SITES = [PICK, ISOLATE, GET_NEW, GET_NEW_THP, FREED, UAM, UAM_SPLIT, UAM_WHOLE, SPLIT_TAIL, LOCK, LOCK_NEW, MAPPED, TRY_TO_UNMAP, MOVE_MAPPING, COPY, REMOVE, UNLOCK, PUTBACK_NEW, PUT_OLD, PUT_NEW, PUTBACK, REMOVE_PMD];
+export const MIGRATE_SITES = [PICK, ISOLATE, GET_NEW, GET_NEW_THP, FREED, UAM, UAM_SPLIT, UAM_WHOLE, LOCK, LOCK_NEW, MAPPED, TRY_TO_UNMAP, MOVE_MAPPING, COPY, REMOVE, UNLOCK, PUTBACK_NEW, PUT_OLD, PUT_NEW, PUTBACK, REMOVE_PMD];

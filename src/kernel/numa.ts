@@ -281,7 +281,7 @@ function* migrateMisplacedTranshugePage(kc: KernelContext, haddr: number, entry:
   if (count !== 3) {
     yield* p.putPage(head, ISOLATE_THP); // putback_lru_page
     yield* p.putPage(newpage, ISOLATE_THP);
-    yield* outDropref(kc, haddr, entry, head);
+    yield* outDropref(haddr, entry, head);
     return;
   }
   yield* p.putPage(head, ISOLATE);
@@ -328,7 +328,7 @@ function* migrateMisplacedTranshugePage(kc: KernelContext, haddr: number, entry:
 }
 
 /** out_dropref: the hinting PMD made accessible again if it is unchanged (read-only: pmd_modify with vm_page_prot), then unlock and put the THP. */
-function* outDropref(kc: KernelContext, haddr: number, entry: Pmd, head: PageRef): Gen {
+function* outDropref(haddr: number, entry: Pmd, head: PageRef): Gen {
   yield* p.spinLock(PTL, MMTHP_DROPREF);
   if (samePmd(yield* h.pmdRead(haddr, MMTHP_DROPREF), entry)) {
     const restored: Pmd = { ...entry, writable: false };
@@ -338,7 +338,6 @@ function* outDropref(kc: KernelContext, haddr: number, entry: Pmd, head: PageRef
   yield* p.spinUnlock(PTL, MMTHP_DROPREF);
   yield* p.unlockPage(head, MMTHP_DROPREF);
   yield* p.putPage(head, MMTHP_DROPREF);
-  void kc;
 }
 
 /** The sites of this file, for the sources test. */

@@ -23,9 +23,9 @@ import * as p from '../runtime/primitives';
 import { PUT_REMOVE_RMAP, type Gen, type PageRef } from '../runtime/primitives';
 import { site, type Site } from '../runtime/site';
 import type { KernelContext } from './context';
-import { hpageNr, splitHugePmdAddress } from './huge_memory';
+import { flushPmdTlbRange, haddrVpn, hpageNr, splitHugePmdAddress } from './huge_memory';
 import { ANON_VMA_RWSEM, PTL } from './mm';
-import { ALL_END, PAGE_RANGE, archInvalidateSecondaryTlbs, invalidatePage, invalidateRange, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
+import { ALL_END, PAGE_RANGE, invalidatePage, invalidateRange, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange, secondaryTlbInvalidate } from './mmu_notifier';
 import { TRY_TO_UNMAP_SITES } from './rmap';
 
 const RMAP_WALK = site('mm/rmap.c', 'rmap_walk_anon: anon_vma_interval_tree_foreach → vma_address', 'v4.13');
@@ -102,13 +102,7 @@ function* setPmdMigrationEntry(kc: KernelContext, head: PageRef, vpn: number): G
   const pmd = yield* h.pmdRead(vpn, SET_PMD_MIGRATION);
   if (pmd === null || pmd === 'table' || pmd.migration || pmd.pfn !== head.pfn || pmd.generation !== head.generation) return;
   yield* h.pmdSet(vpn, { pfn: head.pfn, generation: head.generation, writable: pmd.writable, dirty: false, young: false, migration: true }, SET_PMD_MIGRATION, 'pmdp_invalidate; set_pmd_at');
-  const nr = hpageNr(kc);
-  const haddr = vpn - (vpn % nr);
-  yield* p.tlbFlush(haddr, haddr + nr, kc.era.secondaryTlbs === 'arch-tlb-flush' ? SET_PMD_FLUSH_68 : SET_PMD_FLUSH);
-  if (kc.era.secondaryTlbs === 'arch-tlb-flush') {
-    const start = addressOf(haddr);
-    yield* archInvalidateSecondaryTlbs(kc, { start, end: start + nr * PAGE_SIZE }, SET_PMD_FLUSH_68);
-  }
+  yield* flushPmdTlbRange(kc, haddrVpn(kc, vpn), SET_PMD_FLUSH, SET_PMD_FLUSH_68);
   if (pmd.dirty) yield* p.setPageDirty(head, SET_PMD_MIGRATION);
   yield* p.putPage(head, SET_PMD_MIGRATION); // page_remove_rmap(page, true) was the set's; put_page(page)
 }

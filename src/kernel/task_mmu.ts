@@ -17,15 +17,15 @@
  * migration entries only lose their soft-dirty bit (nothing to model); PTEs and PMDs that are
  * already read-only are rewritten unchanged (only their soft-dirty bit changes).
  */
-import { PAGE_SIZE, VMA_BASE, addressOf } from '../runtime/machine';
+import { PAGE_SIZE, VMA_BASE } from '../runtime/machine';
 import * as h from '../runtime/huge-primitives';
 import * as p from '../runtime/primitives';
 import type { CounterId, Gen } from '../runtime/primitives';
 import { site, type Site } from '../runtime/site';
 import type { KernelContext } from './context';
-import { haddrVpn, hpageNr } from './huge_memory';
+import { flushPmdTlbRange, haddrVpn, hpageNr } from './huge_memory';
 import { MMAP_SEM, PTL } from './mm';
-import { archInvalidateSecondaryTlbs, flushTlb, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange } from './mmu_notifier';
+import { flushTlb, invalidateRangeEnd, invalidateRangeStart, mmuNotifierRange } from './mmu_notifier';
 
 const WRITE = site('fs/proc/task_mmu.c', 'clear_refs_write', 'v4.13');
 const WRITE_410 = site('fs/proc/task_mmu.c', 'clear_refs_write', 'v4.10');
@@ -148,11 +148,7 @@ function* clearSoftDirtyPmd(kc: KernelContext, vpn: number): Gen {
     // a PMD migration entry: "else if (is_migration_entry(pmd_to_swp_entry(pmd))) pmd_swp_clear_soft_dirty" (v4.15+): soft-dirty is not modelled
     if (pmd.writable && !pmd.migration) {
       yield* h.pmdSet(haddr, { ...pmd, writable: false }, CLEAR_PMD, 'pmdp_invalidate; set_pmd_at(pmd_wrprotect)');
-      yield* p.tlbFlush(haddr, haddr + hpageNr(kc), PMDP_INVALIDATE);
-      if (kc.era.secondaryTlbs === 'arch-tlb-flush') {
-        const start = addressOf(haddr);
-        yield* archInvalidateSecondaryTlbs(kc, { start, end: start + hpageNr(kc) * PAGE_SIZE }, PMDP_INVALIDATE_68);
-      }
+      yield* flushPmdTlbRange(kc, haddr, PMDP_INVALIDATE, PMDP_INVALIDATE_68);
     }
   } else if (pmd === 'table') {
     // !pmd_trans_huge_lock: split meanwhile; the walk goes on with the PTEs (pmd_trans_unstable aside)

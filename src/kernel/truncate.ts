@@ -56,7 +56,8 @@ export function* punchHole(kc: KernelContext, index: number): Gen {
   if (yield* stillCached(f, index, page, TRUNCATE_RANGE)) {
     // truncate_inode_page: a fault may have mapped it again since the first unmap
     if ((yield* p.pageMapcount(page, TRUNCATE_PAGE)) > 0) yield* unmapMappingRange(kc, index);
-    yield* p.writeback(page, CANCEL_DIRTY); // cancel_dirty_page: PG_dirty cleared, the data thrown away
+    // cancel_dirty_page: PG_dirty cleared, the data thrown away (not written: the hole reads as zeroes)
+    yield* p.writeback(page, CANCEL_DIRTY, `cancel_dirty_page(pfn ${page.pfn}/g${page.generation})`);
     yield* p.spinLock(f.treeLock, DELETE);
     yield* p.write(f.cachePfn[index], 0, DELETE);
     yield* p.spinUnlock(f.treeLock, DELETE);

@@ -152,30 +152,29 @@ function* shrinkThp(kc: KernelContext, head: PageRef, headVpn: number, vmaPages:
     yield* p.putPage(head, PUTBACK);
     return;
   }
-  const freeze = (k: KernelContext, pg: PageRef, v: number) => tryToUnmapThp(k, pg, v, vmaPages, { migration: true, splitHugePmd: true, rmapLocked: true, batch: false });
   // if (PageAnon(page) && PageSwapBacked(page)) { … add_to_swap … } else if (…PageTransHuge(page)) …: a lazyfree
   // (MADV_FREE) THP in the swapbacked design (Era.lazyfreeThpReclaim); v4.10 splits every THP in add_to_swap
   if (kc.era.lazyfree === 'swapbacked' && !(yield* p.pageFlags(head, SPL)).swapBacked) {
     if (kc.era.lazyfreeThpReclaim === 'whole') return yield* reclaimLazyfreeThpWhole(kc, head, headVpn, vmaPages);
     // "Split file THP": if (split_huge_page_to_list(page, page_list)) goto keep_locked (v4.12 … v5.7.14)
-    if (!(yield* splitHugePageToList(kc, head, headVpn, 0, freeze))) return yield* keep(head, 'split_huge_page_to_list failed: keep_locked', SPL_LZ_SPLIT);
+    if (!(yield* splitHugePageToList(kc, head, headVpn, 0, vmaPages))) return yield* keep(head, 'split_huge_page_to_list failed: keep_locked', SPL_LZ_SPLIT);
     return yield* reclaimSplit(kc, head, headVpn, vmaPages, false);
   }
   let inSwapCache = false;
   if (form === 'split-in-add-to-swap') {
     // add_to_swap(page, page_list): get_swap_page(); if (PageTransHuge(page)) split_huge_page_to_list(page, list)
-    if (!(yield* splitHugePageToList(kc, head, headVpn, 0, freeze))) return yield* keep(head, 'add_to_swap: split_huge_page_to_list failed: activate_locked', SPL_THP_12);
+    if (!(yield* splitHugePageToList(kc, head, headVpn, 0, vmaPages))) return yield* keep(head, 'add_to_swap: split_huge_page_to_list failed: activate_locked', SPL_THP_12);
   } else {
     const [, , compound] = yield* h.pageCount(head, SPL_THP);
     // "Split pages without a PMD map right away": if (!compound_mapcount(page) && split_huge_page_to_list(page, page_list))
     if (compound === 0) {
-      if (!(yield* splitHugePageToList(kc, head, headVpn, 0, freeze))) return yield* keep(head, 'split_huge_page_to_list failed: activate_locked', SPL_THP);
+      if (!(yield* splitHugePageToList(kc, head, headVpn, 0, vmaPages))) return yield* keep(head, 'split_huge_page_to_list failed: activate_locked', SPL_THP);
     } else {
       yield* p.swapCacheAdd(head, ADD_TO_SWAP); // add_to_swap(page): a THP swap cluster, HPAGE_PMD_NR references
       inSwapCache = true;
       if (form === 'swap-whole') return yield* reclaimWholeThp(kc, head, headVpn, vmaPages);
       // "XXX: We don't support THP writes": split_huge_page_to_list, else delete_from_swap_cache
-      if (!(yield* splitHugePageToList(kc, head, headVpn, nr, freeze))) return yield* keep(head, 'split_huge_page_to_list failed: delete_from_swap_cache; activate_locked', SPL_THP);
+      if (!(yield* splitHugePageToList(kc, head, headVpn, nr, vmaPages))) return yield* keep(head, 'split_huge_page_to_list failed: delete_from_swap_cache; activate_locked', SPL_THP);
     }
   }
   yield* reclaimSplit(kc, head, headVpn, vmaPages, inSwapCache);

@@ -66,9 +66,14 @@ function allocHugePage(m: Machine): PageRef {
   return { pfn: head, generation: m.pages[head].generation };
 }
 
+/** What a PMD read or clear returns: the stored PMD, with `zero` (is_huge_zero_pmd) derived from its pfn. */
+function pmdView(m: Machine, pmd: Pmd): Pmd {
+  return isHugeZero(m, pmd.pfn) ? { ...pmd, zero: true } : { ...pmd };
+}
+
 function pmdSet(m: Machine, tid: number, e: Effect) {
   const r = region(m, e.a);
-  const pmd = e.d as Pmd;
+  const { zero: _derived, ...pmd } = e.d as Pmd; // `zero` is not stored: pmdView derives it
   const old = m.pmds[r];
   if (!old && m.pteTables[r]) throw new InternalError(`set_pmd_at over a PTE table at vpn ${e.a}`);
   const present = old !== null && !old.migration;
@@ -114,7 +119,7 @@ function pmdClear(m: Machine, tid: number, e: Effect): Pmd | null {
   // a PMD migration entry holds no rmap (zap_huge_pmd v4.15+: "flush_needed = 0", no page_remove_rmap)
   if (e.c === 1 && !old.migration && !isHugeZero(m, old.pfn)) m.pages[old.pfn].compoundMapcount--; // page_remove_rmap(page, true)
   if (!old.protnone && !old.migration) regionChanged(m, tid, r);
-  return { ...old };
+  return pmdView(m, old);
 }
 
 /**
@@ -233,7 +238,7 @@ export function applyHugeEffect(m: Machine, tid: number, e: Effect): unknown {
     case Op.PmdRead: {
       const r = region(m, e.a);
       const pmd = m.pmds[r];
-      return pmd ? { ...pmd } : m.pteTables[r] ? 'table' : null;
+      return pmd ? pmdView(m, pmd) : m.pteTables[r] ? 'table' : null;
     }
     case Op.PmdSet:
       return pmdSet(m, tid, e);

@@ -92,7 +92,7 @@ export interface Pmd {
   young: boolean;
   /** `pmd_protnone()`: a NUMA hinting huge PMD (change_huge_pmd with prot_numa); as Pte.protnone. */
   protnone?: boolean;
-  /** `is_huge_zero_pmd()`: it maps the huge zero page (Machine.hugeZero), read-only, with no rmap. */
+  /** Only in what a PMD read or clear returns: `is_huge_zero_pmd()`, it maps the huge zero page (Machine.hugeZero), read-only, with no rmap. */
   zero?: boolean;
   /**
    * `is_pmd_migration_entry()` (v4.14+, CONFIG_ARCH_ENABLE_THP_MIGRATION): not present, the THP
@@ -352,7 +352,7 @@ export function pageTableEntry(m: Machine, vpn: number): Pte | null {
   const pfn = pmd.pfn + (vpn & ((1 << m.thpOrder) - 1));
   const view: Pte = { pfn, generation: m.pages[pfn].generation, writable: pmd.writable, dirty: pmd.dirty, young: pmd.young, swap: false, huge: true };
   if (pmd.protnone) view.protnone = true;
-  if (pmd.zero) view.hugeZero = true;
+  if (isHugeZero(m, pmd.pfn)) view.hugeZero = true;
   if (pmd.migration) {
     // the subpage's view of a PMD migration entry: a (non-present) migration entry
     view.swap = true;

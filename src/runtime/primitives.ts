@@ -229,9 +229,9 @@ export function pageRefFreeze(page: PageRef, expected: number, at: Site): Gen<bo
 export function swapCacheAdd(page: PageRef, at: Site, dirty = true): Gen<boolean> {
   return step(effect(Op.SwapCacheAdd, at, page.pfn, page.generation, dirty ? 0 : 1));
 }
-/** `pageout()`: write the dirty page back (to swap) and clear PG_dirty. */
-export function writeback(page: PageRef, at: Site): Gen<boolean> {
-  return step(effect(Op.Writeback, at, page.pfn, page.generation));
+/** `pageout()`: write the dirty page back (to swap) and clear PG_dirty; `text` labels another user of the same step (cancel_dirty_page). */
+export function writeback(page: PageRef, at: Site, text?: string): Gen<boolean> {
+  return step(effect(Op.Writeback, at, page.pfn, page.generation, 0, undefined, text));
 }
 
 // --- primary page table ------------------------------------------------------------------------

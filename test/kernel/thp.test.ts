@@ -62,7 +62,8 @@ describe('compound pages and huge PMDs in the machine', () => {
 
   it('a read fault maps the huge zero page; a region the VMA does not cover whole takes the PTE path', () => {
     const read = run('v4.13', 'observer', thp([{ kind: 'cpu', ops: [{ op: 'access', page: 0, write: false }] }]));
-    expect(read.machine.pmds[0]).toMatchObject({ zero: true, writable: false, pfn: read.machine.hugeZero });
+    expect(read.machine.pmds[0]).toMatchObject({ writable: false, pfn: read.machine.hugeZero });
+    expect(pageTableEntry(read.machine, 0)).toMatchObject({ huge: true, hugeZero: true }); // is_huge_zero_pmd
     expect(read.machine.ptes[0]).toBeNull();
     const cut = run('v4.13', 'observer', thp([{ kind: 'cpu', ops: [{ op: 'munmap', page: 1, pages: 1 }, { op: 'access', page: 0, write: true }] }]));
     expect(cut.machine.pmds[0]).toBeNull();
